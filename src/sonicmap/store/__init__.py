@@ -1,0 +1,1 @@
+"""Storage: schema, engine/session factory, migrations, vector index."""
