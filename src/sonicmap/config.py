@@ -58,18 +58,16 @@ def parse_duration(value: Any) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if isinstance(value, bool):
-        raise ValueError(f"expected a duration such as '30s', '15m', '6h' or '7d'")
+        raise ValueError("expected a duration such as '30s', '15m', '6h' or '7d'")
     if isinstance(value, int | float):
         seconds = float(value)
     else:
         m = _DURATION_RE.match(str(value))
         if not m:
-            raise ValueError(
-                f"expected a duration such as '30s', '15m', '6h' or '7d'"
-            )
+            raise ValueError("expected a duration such as '30s', '15m', '6h' or '7d'")
         seconds = float(m.group(1)) * _DURATION_UNITS[(m.group(2) or "s").lower()]
     if seconds <= 0:
-        raise ValueError(f"expected a positive duration")
+        raise ValueError("expected a positive duration")
     return timedelta(seconds=seconds)
 
 
@@ -223,7 +221,9 @@ def parse_gmm_config(data: Any, *, source: str = "gmm_config.yaml") -> GmmConfig
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError("<root>", f"{source} must hold a mapping with 'gmm_clustering', got {data!r}")
+        raise ConfigError(
+            "<root>", f"{source} must hold a mapping with 'gmm_clustering', got {data!r}"
+        )
     try:
         return GmmConfig.model_validate(data)
     except ValidationError as exc:
@@ -248,7 +248,10 @@ def load_gmm_config(path: Path | str | None = None) -> GmmConfig:
     p = Path(path) if path is not None else default_gmm_config_path()
     if not p.is_file():
         if explicit:
-            raise ConfigError("SONICMAP_GMM_CONFIG", f"no such file: {str(p)!r}; expected the path of a gmm_config.yaml")
+            raise ConfigError(
+                "SONICMAP_GMM_CONFIG",
+                f"no such file: {str(p)!r}; expected the path of a gmm_config.yaml",
+            )
         return GmmConfig()
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
@@ -319,9 +322,12 @@ class Settings(BaseSettings):
         description="Where the SQLite file and the demo library live. Default: the user data folder.",
     )
     api_key: SecretStr | None = Field(
-        None, description="Key for mutating API endpoints (Bearer or X-API-Key). Unset = they answer 403."
+        None,
+        description="Key for mutating API endpoints (Bearer or X-API-Key). Unset = they answer 403.",
     )
-    api_protect_reads: bool = Field(False, description="Also require the API key for GET endpoints.")
+    api_protect_reads: bool = Field(
+        False, description="Also require the API key for GET endpoints."
+    )
     gmm_config: Path | None = Field(
         None, description="Path of gmm_config.yaml. Default: the shipped config/gmm_config.yaml."
     )
@@ -334,7 +340,9 @@ class Settings(BaseSettings):
         None, ge=1, le=256, description="Analysis worker processes for scans. Default: CPU cores."
     )
     max_analysis_seconds: float = Field(
-        1800.0, gt=0, description="Cap on analysed audio per file (long DJ mixes); recorded when applied."
+        1800.0,
+        gt=0,
+        description="Cap on analysed audio per file (long DJ mixes); recorded when applied.",
     )
 
     @field_validator("library_roots", mode="before")
@@ -355,7 +363,9 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("expected an IANA time zone such as 'Europe/Berlin' or 'UTC'") from None
+            raise ValueError(
+                "expected an IANA time zone such as 'Europe/Berlin' or 'UTC'"
+            ) from None
         return v
 
     @field_validator("log_level")
@@ -414,7 +424,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         if env is None:
             return Settings()
         keys = {
-            k.removeprefix("SONICMAP_").lower(): v for k, v in env.items() if k.startswith("SONICMAP_")
+            k.removeprefix("SONICMAP_").lower(): v
+            for k, v in env.items()
+            if k.startswith("SONICMAP_")
         }
         return Settings(_env_file=None, **keys)  # type: ignore[call-arg]
     except ValidationError as exc:

@@ -7,7 +7,9 @@ import typer
 from sonicmap.cli._common import dumps, emit_json, get_config, handle_errors
 from sonicmap.config import masked_dict
 
-db_app = typer.Typer(help="Database schema: upgrade, downgrade, show the revision.", no_args_is_help=True)
+db_app = typer.Typer(
+    help="Database schema: upgrade, downgrade, show the revision.", no_args_is_help=True
+)
 
 
 @handle_errors
@@ -52,7 +54,9 @@ def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) 
 
 @db_app.command("downgrade")
 @handle_errors
-def db_downgrade(revision: str = typer.Argument(..., help="Target revision ('base' = empty).")) -> None:
+def db_downgrade(
+    revision: str = typer.Argument(..., help="Target revision ('base' = empty)."),
+) -> None:
     """Revert migrations down to REVISION."""
     from sonicmap.store import migrate
 

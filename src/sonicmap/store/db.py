@@ -104,7 +104,9 @@ class Store:
         self.engine.dispose()
 
 
-def open_store(url: str, *, check: bool = True, init_if_new: bool = True, **engine_kwargs: Any) -> Store:
+def open_store(
+    url: str, *, check: bool = True, init_if_new: bool = True, **engine_kwargs: Any
+) -> Store:
     """Open the database at ``url``.
 
     ``check``: refuse (``SchemaVersionError``) unless the schema is at this code's head.

@@ -262,9 +262,7 @@ class DriftCheck(Base):
     __tablename__ = "drift_checks"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     checked_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow, index=True)
-    model_id: Mapped[int | None] = mapped_column(
-        ForeignKey("gmm_models.id", ondelete="SET NULL")
-    )
+    model_id: Mapped[int | None] = mapped_column(ForeignKey("gmm_models.id", ondelete="SET NULL"))
     drift: Mapped[float | None] = mapped_column(Float)
     threshold: Mapped[float | None] = mapped_column(Float)
     # skipped | stable | reclustering_queued | ...
