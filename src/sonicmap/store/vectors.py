@@ -1,0 +1,749 @@
+"""Exact cosine k-nearest-neighbour search over track and artist vectors.
+
+One interface (:class:`VectorIndex`), three backends:
+
+``sqlite-vec``
+    SQLite (the embedded default): a ``vec0`` virtual table per kind (``vec_tracks``,
+    ``vec_artists``; ``distance_metric=cosine``), searched by sqlite-vec's exact brute-force scan.
+``pgvector``
+    PostgreSQL whose server has the ``vector`` extension: a table per kind with a ``vector(64)``
+    column, searched with ``<=>`` and no approximate index (a sequential scan, hence exact).
+``numpy``
+    Anything else (PostgreSQL without pgvector): the vectors are loaded into memory (float32) and
+    searched by one matrix-vector product plus ``argpartition``.
+
+The embeddings tables (``track_embeddings.vector``, ``artist_embeddings.vector``: 64 little-endian
+float32, see :func:`to_blob`) are the source of truth. The index tables are derived data, created
+on first use (not by Alembic, so migrations stay identical on both databases), filled from the
+embeddings tables and then kept in step by triggers on those tables, so every writer (any process,
+cascaded deletes included) is followed without calling the index. The numpy backend reloads when a
+change counter (``app_state`` key ``vector_index.<kind>``, bumped by triggers) moves.
+
+Results are identical on every backend: each backend proposes candidates, which are re-ranked by
+the cosine distance computed in float64 from the stored float32 vectors, ties broken by id; the
+candidate set is widened until it provably holds the true top k.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from sqlalchemy import Connection, text
+
+from sonicmap.errors import NotFoundError, StoreError
+
+log = logging.getLogger(__name__)
+
+DIM = 64
+Kind = Literal["track", "artist"]
+BACKENDS = ("sqlite-vec", "pgvector", "numpy")
+# Extra candidates fetched beyond k (+ excluded ids) so that float32 rounding inside an engine
+# cannot push a true neighbour out of the candidate set.
+_MARGIN = 8
+# Candidates whose engine distance lies within this of the k-th re-ranked distance may be tied
+# with it; if the candidate set ends inside that band it is widened.
+_TIE_EPS = 1e-5
+
+
+class VectorError(StoreError, ValueError):
+    """A vector or a search request is malformed (shape, dtype, NaN, unknown kind, bad k)."""
+
+
+@dataclass(frozen=True)
+class _KindInfo:
+    table: str  # embeddings table (source of truth)
+    id_col: str
+    index: str  # derived index table
+
+
+KINDS: dict[str, _KindInfo] = {
+    "track": _KindInfo("track_embeddings", "track_id", "vec_tracks"),
+    "artist": _KindInfo("artist_embeddings", "artist_id", "vec_artists"),
+}
+
+
+# ------------------------------------------------------------------------------------------
+# float32 blobs
+# ------------------------------------------------------------------------------------------
+
+
+def to_blob(v: Any) -> bytes:
+    """Encode a vector as raw little-endian float32 bytes.
+
+    v : array-like [shape=(n,)], any real dtype (converted to float32)
+    returns : bytes of length 4 * n
+    Raises :class:`VectorError` for a non-1-D or non-finite vector.
+    """
+    a = np.asarray(v, dtype="<f4")
+    if a.ndim != 1:
+        raise VectorError(f"expected a 1-D vector, got an array of shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise VectorError(
+            f"expected finite values, got NaN or inf at index {int(np.argmin(np.isfinite(a)))}"
+        )
+    return a.tobytes()
+
+
+def from_blob(b: bytes | bytearray | memoryview) -> np.ndarray:
+    """Decode raw little-endian float32 bytes.
+
+    returns : np.ndarray [shape=(len(b) // 4,), float32] (a fresh, writable array)
+    """
+    raw = bytes(b)
+    if len(raw) % 4:
+        raise VectorError(f"expected a multiple of 4 bytes of float32, got {len(raw)} bytes")
+    return np.frombuffer(raw, dtype="<f4").astype(np.float32)
+
+
+def _check_kind(kind: str) -> _KindInfo:
+    try:
+        return KINDS[kind]
+    except KeyError:
+        raise VectorError(f"unknown vector kind {kind!r}; expected 'track' or 'artist'") from None
+
+
+def _as_vector(v: Any, what: str = "query") -> np.ndarray:
+    a = np.asarray(v, dtype=np.float32)
+    if a.shape != (DIM,):
+        raise VectorError(f"{what} vector must have shape ({DIM},), got {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise VectorError(f"{what} vector holds NaN or inf")
+    return a
+
+
+def _as_matrix(ids: Sequence[int], vectors: Any) -> tuple[list[int], np.ndarray]:
+    ids = [int(i) for i in ids]
+    m = (
+        np.asarray(vectors, dtype=np.float32).reshape(len(ids), -1)
+        if len(ids)
+        else np.zeros((0, DIM), np.float32)
+    )
+    if m.shape != (len(ids), DIM):
+        raise VectorError(f"expected vectors of shape ({len(ids)}, {DIM}), got {np.shape(vectors)}")
+    if not np.all(np.isfinite(m)):
+        raise VectorError("vectors hold NaN or inf")
+    return ids, m
+
+
+def cosine_distances(query: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """Cosine distance ``1 - cos`` in float64 (the figure every backend reports).
+
+    query : np.ndarray [shape=(64,), float32]
+    vectors : np.ndarray [shape=(n, 64), float32]
+    returns : np.ndarray [shape=(n,), float64]; rows of zero norm get NaN.
+    """
+    q = query.astype(np.float64)
+    v = vectors.astype(np.float64)
+    qn = float(np.sqrt(q @ q))
+    vn = np.sqrt(np.einsum("ij,ij->i", v, v))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = 1.0 - (v @ q) / (vn * qn)
+    d[vn == 0] = np.nan
+    return d
+
+
+# ------------------------------------------------------------------------------------------
+# The interface
+# ------------------------------------------------------------------------------------------
+
+
+class VectorIndex(ABC):
+    """Exact cosine k-NN over ``track`` and ``artist`` vectors of one store."""
+
+    backend: str = ""
+    #: Most candidates one engine query may return (sqlite-vec caps ``k`` at 4096).
+    max_fetch: int = 4096
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.engine = store.engine
+        self._ready: set[str] = set()
+        self._lock = threading.RLock()
+
+    # -- public API -------------------------------------------------------------------------
+
+    def knn(
+        self, kind: str, query: Any, k: int, *, exclude: Iterable[int] = ()
+    ) -> list[tuple[int, float]]:
+        """The ``k`` nearest vectors to ``query`` by cosine distance.
+
+        query : array-like [shape=(64,)], converted to float32
+        k : number of neighbours (>= 1)
+        exclude : ids left out of the result (e.g. the query item itself)
+        returns : ``[(id, cosine_distance)]``, best first, ties broken by ascending id; fewer than
+        ``k`` when the index holds fewer vectors. Vectors of zero norm are never returned.
+        """
+        info = _check_kind(kind)
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+            raise VectorError(f"k must be a positive integer, got {k!r}")
+        q = _as_vector(query)
+        if not np.any(q):
+            raise VectorError("query vector is all zeros; cosine distance is undefined")
+        excl = {int(i) for i in exclude}
+        self._ensure(kind)
+        n = min(self.max_fetch, int(k) + len(excl) + _MARGIN)
+        while True:
+            ids, vecs, engine_d = self._candidates(info, kind, q, n)
+            d = cosine_distances(q, vecs) if len(ids) else np.zeros(0)
+            rows = sorted(
+                (float(dist), i)
+                for i, dist in zip(ids, d.tolist(), strict=True)
+                if i not in excl and dist == dist  # drop NaN (zero-norm vectors)
+            )[: int(k)]
+            if len(ids) < n or np.isnan(engine_d[-1]):
+                break  # every vector (of non-zero norm) was a candidate
+            # Unfetched vectors lie at or beyond the engine's last candidate; if that is clearly
+            # past the k-th distance, nothing was cut. Otherwise a tie (or a near-tie hidden by
+            # the engine's float32 rounding) may have been: widen and retry.
+            if len(rows) == k and engine_d[-1] > rows[-1][0] + _TIE_EPS:
+                break
+            if n >= self.max_fetch:
+                log.warning("vector search hit max_fetch=%d; ties beyond it are cut", n)
+                break
+            n = min(self.max_fetch, n * 4)
+        return [(i, dist) for dist, i in rows]
+
+    def knn_by_id(self, kind: str, id: int, k: int) -> list[tuple[int, float]]:
+        """Neighbours of a stored item, excluding the item itself. Raises NotFoundError."""
+        vec = self.get_vector(kind, id)
+        return self.knn(kind, vec, k, exclude=(int(id),))
+
+    def get_vector(self, kind: str, id: int) -> np.ndarray:
+        """The stored vector of ``id`` (from the embeddings table). Raises NotFoundError."""
+        info = _check_kind(kind)
+        with self.engine.connect() as conn:
+            b = conn.execute(
+                text(f"SELECT vector FROM {info.table} WHERE {info.id_col} = :i"), {"i": int(id)}
+            ).scalar()
+        if b is None:
+            raise NotFoundError(f"{kind} {id} has no vector (unknown id, or not embedded yet)")
+        return from_blob(b)
+
+    def count(self, kind: str) -> int:
+        """Number of vectors of ``kind`` the index searches."""
+        info = _check_kind(kind)
+        with self.engine.connect() as conn:
+            return int(conn.execute(text(f"SELECT count(*) FROM {info.table}")).scalar() or 0)
+
+    def upsert(self, kind: str, ids: Sequence[int], vectors: Any) -> None:
+        """Bring the index in step with these ids' vectors right away.
+
+        ids : [n] ids whose rows exist in the embeddings table
+        vectors : array-like [shape=(n, 64)]
+        Rows written to the embeddings tables reach the index on their own (triggers); this is for
+        callers that want the open index updated without waiting for a change check.
+        """
+        _check_kind(kind)
+        ids, m = _as_matrix(ids, vectors)
+        if ids:
+            self._ensure(kind)
+            self._upsert(kind, ids, m)
+
+    def delete(self, kind: str, ids: Sequence[int]) -> None:
+        """Remove ids from the index (rows deleted from the embeddings table leave it on their own)."""
+        _check_kind(kind)
+        ids = [int(i) for i in ids]
+        if ids:
+            self._ensure(kind)
+            self._delete(kind, ids)
+
+    def rebuild(self, kind: str) -> int:
+        """Drop and refill the derived index of ``kind`` from the embeddings table; returns its size."""
+        _check_kind(kind)
+        with self._lock:
+            self._ready.discard(kind)
+            self._rebuild(kind)
+            self._ready.add(kind)
+        return self.count(kind)
+
+    # -- backend hooks ----------------------------------------------------------------------
+
+    def _ensure(self, kind: str) -> None:
+        if kind in self._ready:
+            return
+        with self._lock:
+            if kind not in self._ready:
+                self._setup(kind)
+                self._ready.add(kind)
+
+    @abstractmethod
+    def _setup(self, kind: str) -> None:
+        """Create the derived structures if needed and make sure they match the source."""
+
+    @abstractmethod
+    def _rebuild(self, kind: str) -> None: ...
+
+    @abstractmethod
+    def _candidates(
+        self, info: _KindInfo, kind: str, q: np.ndarray, n: int
+    ) -> tuple[list[int], np.ndarray, np.ndarray]:
+        """The engine's ``n`` best: ids, their float32 vectors [shape=(m, 64)], engine distances
+        (ascending; NaN for zero-norm vectors, last)."""
+
+    @abstractmethod
+    def _upsert(self, kind: str, ids: list[int], m: np.ndarray) -> None: ...
+
+    @abstractmethod
+    def _delete(self, kind: str, ids: list[int]) -> None: ...
+
+
+def _stack(blobs: Sequence[bytes]) -> np.ndarray:
+    """[n] float32 blobs of 64 values → np.ndarray [shape=(n, 64), float32]."""
+    if not blobs:
+        return np.zeros((0, DIM), np.float32)
+    return (
+        np.frombuffer(b"".join(bytes(b) for b in blobs), dtype="<f4")
+        .reshape(-1, DIM)
+        .astype(np.float32)
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# sqlite-vec
+# ------------------------------------------------------------------------------------------
+
+
+class SqliteVecIndex(VectorIndex):
+    """``vec0`` virtual tables on SQLite, kept in step by triggers on the embeddings tables."""
+
+    backend = "sqlite-vec"
+
+    @staticmethod
+    def _trigger_sql(info: _KindInfo) -> dict[str, str]:
+        t, c, ix = info.table, info.id_col, info.index
+        return {
+            f"{ix}_ai": f"CREATE TRIGGER IF NOT EXISTS {ix}_ai AFTER INSERT ON {t} BEGIN "
+            f"INSERT INTO {ix}(rowid, embedding) VALUES (NEW.{c}, NEW.vector); END",
+            f"{ix}_au": f"CREATE TRIGGER IF NOT EXISTS {ix}_au AFTER UPDATE OF vector, {c} ON {t} BEGIN "
+            f"DELETE FROM {ix} WHERE rowid = OLD.{c}; "
+            f"INSERT INTO {ix}(rowid, embedding) VALUES (NEW.{c}, NEW.vector); END",
+            f"{ix}_ad": f"CREATE TRIGGER IF NOT EXISTS {ix}_ad AFTER DELETE ON {t} BEGIN "
+            f"DELETE FROM {ix} WHERE rowid = OLD.{c}; END",
+        }
+
+    def _setup(self, kind: str) -> None:
+        info = KINDS[kind]
+        triggers = self._trigger_sql(info)
+        with self.engine.begin() as conn:
+            names = {
+                r[0]
+                for r in conn.execute(
+                    text("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')")
+                )
+            }
+            fresh = info.index not in names or not set(triggers) <= names
+            if not fresh:
+                n_ix = conn.execute(text(f"SELECT count(*) FROM {info.index}_rowids")).scalar()
+                n_src = conn.execute(text(f"SELECT count(*) FROM {info.table}")).scalar()
+                fresh = n_ix != n_src
+            if fresh:
+                log.info("building vector index backend=sqlite-vec kind=%s", kind)
+                self._fill(conn, info)
+
+    def _fill(self, conn: Connection, info: _KindInfo) -> None:
+        conn.execute(text(f"DROP TABLE IF EXISTS {info.index}"))
+        conn.execute(
+            text(
+                f"CREATE VIRTUAL TABLE {info.index} USING "
+                f"vec0(embedding float[{DIM}] distance_metric=cosine)"
+            )
+        )
+        conn.execute(
+            text(
+                f"INSERT INTO {info.index}(rowid, embedding) "
+                f"SELECT {info.id_col}, vector FROM {info.table}"
+            )
+        )
+        for sql in self._trigger_sql(info).values():
+            conn.execute(text(sql))
+
+    def _rebuild(self, kind: str) -> None:
+        with self.engine.begin() as conn:
+            self._fill(conn, KINDS[kind])
+
+    def count(self, kind: str) -> int:
+        info = _check_kind(kind)
+        self._ensure(kind)
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(text(f"SELECT count(*) FROM {info.index}_rowids")).scalar() or 0
+            )
+
+    def _candidates(
+        self, info: _KindInfo, kind: str, q: np.ndarray, n: int
+    ) -> tuple[list[int], np.ndarray, np.ndarray]:
+        if n <= 0:
+            return [], np.zeros((0, DIM), np.float32), np.zeros(0)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    f"SELECT rowid, distance, embedding FROM {info.index} "
+                    "WHERE embedding MATCH :q AND k = :n ORDER BY distance"
+                ),
+                {"q": q.astype("<f4").tobytes(), "n": int(n)},
+            ).all()
+        ids = [int(r[0]) for r in rows]
+        dist = np.array([np.nan if r[1] is None else r[1] for r in rows], dtype=np.float64)
+        return ids, _stack([r[2] for r in rows]), dist
+
+    def _upsert(self, kind: str, ids: list[int], m: np.ndarray) -> None:
+        ix = KINDS[kind].index
+        with self.engine.begin() as conn:
+            conn.execute(text(f"DELETE FROM {ix} WHERE rowid = :i"), [{"i": i} for i in ids])
+            conn.execute(
+                text(f"INSERT INTO {ix}(rowid, embedding) VALUES (:i, :v)"),
+                [{"i": i, "v": to_blob(v)} for i, v in zip(ids, m, strict=True)],
+            )
+
+    def _delete(self, kind: str, ids: list[int]) -> None:
+        ix = KINDS[kind].index
+        with self.engine.begin() as conn:
+            conn.execute(text(f"DELETE FROM {ix} WHERE rowid = :i"), [{"i": i} for i in ids])
+
+
+# ------------------------------------------------------------------------------------------
+# pgvector
+# ------------------------------------------------------------------------------------------
+
+# Decode 4 little-endian bytes per value into an exact float32 (IEEE 754 by arithmetic: sign,
+# 8-bit exponent, 23-bit mantissa; every step is exact in float8). Finite values only.
+_PG_DECODE_FN = """
+CREATE OR REPLACE FUNCTION sonicmap_f32le_to_real(b bytea) RETURNS real[]
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
+  SELECT array_agg(
+           ((1 - 2 * s) * CASE WHEN e = 0 THEN m * 2.0::float8 ^ (-149)
+                               ELSE (8388608 + m) * 2.0::float8 ^ (e - 150) END)::real
+           ORDER BY i)
+  FROM (SELECT i,
+               get_byte(b, 4 * i + 3) >> 7 AS s,
+               ((get_byte(b, 4 * i + 3) & 127) << 1) | (get_byte(b, 4 * i + 2) >> 7) AS e,
+               ((get_byte(b, 4 * i + 2) & 127) << 16) | (get_byte(b, 4 * i + 1) << 8)
+                 | get_byte(b, 4 * i) AS m
+        FROM generate_series(0, length(b) / 4 - 1) AS i) AS parts
+$fn$
+"""
+
+
+class PgVectorIndex(VectorIndex):
+    """A ``vector(64)`` table per kind on PostgreSQL, searched exactly with ``<=>``."""
+
+    backend = "pgvector"
+    max_fetch = 1 << 62
+
+    @staticmethod
+    def _ddl(info: _KindInfo) -> list[str]:
+        t, c, ix = info.table, info.id_col, info.index
+        return [
+            _PG_DECODE_FN,
+            f"CREATE TABLE IF NOT EXISTS {ix} (id integer PRIMARY KEY, embedding vector({DIM}) NOT NULL)",
+            f"""CREATE OR REPLACE FUNCTION {ix}_sync() RETURNS trigger LANGUAGE plpgsql AS $fn$
+            BEGIN
+              IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.{c} <> NEW.{c}) THEN
+                DELETE FROM {ix} WHERE id = OLD.{c};
+              END IF;
+              IF TG_OP <> 'DELETE' THEN
+                INSERT INTO {ix}(id, embedding)
+                VALUES (NEW.{c}, sonicmap_f32le_to_real(NEW.vector)::vector)
+                ON CONFLICT (id) DO UPDATE SET embedding = EXCLUDED.embedding;
+              END IF;
+              RETURN NULL;
+            END $fn$""",
+            f"CREATE OR REPLACE TRIGGER {ix}_sync AFTER INSERT OR DELETE OR UPDATE OF vector, {c} "
+            f"ON {t} FOR EACH ROW EXECUTE FUNCTION {ix}_sync()",
+        ]
+
+    def _setup(self, kind: str) -> None:
+        info = KINDS[kind]
+        with self.engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": info.index})
+            has_table = conn.execute(text("SELECT to_regclass(:t)"), {"t": info.index}).scalar()
+            has_trigger = conn.execute(
+                text("SELECT count(*) FROM pg_trigger WHERE tgname = :n AND NOT tgisinternal"),
+                {"n": f"{info.index}_sync"},
+            ).scalar()
+            fresh = not has_table or not has_trigger
+            if not fresh:
+                n_ix = conn.execute(text(f"SELECT count(*) FROM {info.index}")).scalar()
+                n_src = conn.execute(text(f"SELECT count(*) FROM {info.table}")).scalar()
+                fresh = n_ix != n_src
+            if fresh:
+                log.info("building vector index backend=pgvector kind=%s", kind)
+                self._fill(conn, info)
+
+    def _fill(self, conn: Connection, info: _KindInfo) -> None:
+        for sql in self._ddl(info):
+            conn.execute(text(sql))
+        conn.execute(text(f"TRUNCATE {info.index}"))
+        conn.execute(
+            text(
+                f"INSERT INTO {info.index}(id, embedding) "
+                f"SELECT {info.id_col}, sonicmap_f32le_to_real(vector)::vector FROM {info.table}"
+            )
+        )
+        conn.execute(text(f"ANALYZE {info.index}"))
+
+    def _rebuild(self, kind: str) -> None:
+        info = KINDS[kind]
+        with self.engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": info.index})
+            self._fill(conn, info)
+
+    def count(self, kind: str) -> int:
+        info = _check_kind(kind)
+        self._ensure(kind)
+        with self.engine.connect() as conn:
+            return int(conn.execute(text(f"SELECT count(*) FROM {info.index}")).scalar() or 0)
+
+    @staticmethod
+    def _literal(v: np.ndarray) -> str:
+        # repr of the float64 image of each float32 is parsed back (strtof) to the same float32.
+        return "[" + ",".join(repr(float(x)) for x in v) + "]"
+
+    def _candidates(
+        self, info: _KindInfo, kind: str, q: np.ndarray, n: int
+    ) -> tuple[list[int], np.ndarray, np.ndarray]:
+        if n <= 0:
+            return [], np.zeros((0, DIM), np.float32), np.zeros(0)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    f"SELECT id, embedding <=> CAST(:q AS vector) AS d, embedding::real[] "
+                    f"FROM {info.index} ORDER BY d LIMIT :n"
+                ),
+                {"q": self._literal(q), "n": int(n)},
+            ).all()
+        ids = [int(r[0]) for r in rows]
+        dist = np.array([np.nan if r[1] is None else r[1] for r in rows], dtype=np.float64)
+        vecs = np.array([r[2] for r in rows], dtype=np.float32).reshape(-1, DIM)
+        return ids, vecs, dist
+
+    def _upsert(self, kind: str, ids: list[int], m: np.ndarray) -> None:
+        ix = KINDS[kind].index
+        with self.engine.begin() as conn:
+            conn.execute(
+                text(
+                    f"INSERT INTO {ix}(id, embedding) VALUES (:i, CAST(:v AS vector)) "
+                    "ON CONFLICT (id) DO UPDATE SET embedding = EXCLUDED.embedding"
+                ),
+                [{"i": i, "v": self._literal(v)} for i, v in zip(ids, m, strict=True)],
+            )
+
+    def _delete(self, kind: str, ids: list[int]) -> None:
+        ix = KINDS[kind].index
+        with self.engine.begin() as conn:
+            conn.execute(text(f"DELETE FROM {ix} WHERE id = ANY(:ids)"), {"ids": ids})
+
+
+# ------------------------------------------------------------------------------------------
+# numpy
+# ------------------------------------------------------------------------------------------
+
+
+class NumpyIndex(VectorIndex):
+    """In-process brute force: vectors [shape=(n, 64), float32] in memory, reloaded on change.
+
+    A change counter in ``app_state`` (key ``vector_index.<kind>``), bumped by triggers on the
+    embeddings tables, tells every process that holds a copy when to reload.
+    """
+
+    backend = "numpy"
+    max_fetch = 1 << 62
+
+    def __init__(self, store: Any) -> None:
+        super().__init__(store)
+        # kind -> (generation, ids [n] int64, vectors [n, 64] float32, norms [n] float32)
+        self._data: dict[str, tuple[Any, np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    @property
+    def _pg(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    def _state_key(self, kind: str) -> str:
+        return f"vector_index.{kind}"
+
+    def _setup(self, kind: str) -> None:
+        info = KINDS[kind]
+        name = f"{info.index}_gen"
+        key = self._state_key(kind)
+        bump_pg = (
+            "INSERT INTO app_state(key, value, updated_at) "
+            f"VALUES ('{key}', json_build_object('generation', 1), now()) "
+            "ON CONFLICT (key) DO UPDATE SET value = json_build_object('generation', "
+            "COALESCE((app_state.value->>'generation')::bigint, 0) + 1), updated_at = now()"
+        )
+        with self.engine.begin() as conn:
+            if self._pg:
+                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": name})
+                conn.execute(
+                    text(
+                        f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql "
+                        f"AS $fn$ BEGIN {bump_pg}; RETURN NULL; END $fn$"
+                    )
+                )
+                conn.execute(
+                    text(
+                        f"CREATE OR REPLACE TRIGGER {name} AFTER INSERT OR UPDATE OR DELETE OR "
+                        f"TRUNCATE ON {info.table} FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
+                    )
+                )
+            else:
+                bump = (
+                    "INSERT INTO app_state(key, value, updated_at) "
+                    f"VALUES ('{key}', json_object('generation', 1), CURRENT_TIMESTAMP) "
+                    "ON CONFLICT (key) DO UPDATE SET value = json_object('generation', "
+                    "COALESCE(json_extract(app_state.value, '$.generation'), 0) + 1), "
+                    "updated_at = CURRENT_TIMESTAMP"
+                )
+                for op in ("INSERT", "UPDATE", "DELETE"):
+                    conn.execute(
+                        text(
+                            f"CREATE TRIGGER IF NOT EXISTS {name}_{op.lower()} AFTER {op} ON "
+                            f"{info.table} BEGIN {bump}; END"
+                        )
+                    )
+
+    def _generation(self, conn: Connection, kind: str) -> Any:
+        value = conn.execute(
+            text("SELECT value FROM app_state WHERE key = :k"), {"k": self._state_key(kind)}
+        ).scalar()
+        return None if value is None else (value or {}).get("generation")
+
+    def _load(self, kind: str) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+        info = KINDS[kind]
+        with self.engine.connect() as conn:
+            gen = self._generation(conn, kind)
+            rows = conn.execute(
+                text(f"SELECT {info.id_col}, vector FROM {info.table} ORDER BY {info.id_col}")
+            ).all()
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        vecs = _stack([r[1] for r in rows])
+        norms = np.sqrt(np.einsum("ij,ij->i", vecs, vecs, dtype=np.float32))
+        log.debug("loaded vectors backend=numpy kind=%s n=%d generation=%s", kind, len(ids), gen)
+        return gen, ids, vecs, norms
+
+    def _current(self, kind: str) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+        data = self._data.get(kind)
+        if data is not None:
+            with self.engine.connect() as conn:
+                if self._generation(conn, kind) == data[0]:
+                    return data
+        with self._lock:
+            data = self._load(kind)
+            self._data[kind] = data
+        return data
+
+    def _rebuild(self, kind: str) -> None:
+        self._setup(kind)
+        with self._lock:
+            self._data[kind] = self._load(kind)
+
+    def count(self, kind: str) -> int:
+        _check_kind(kind)
+        self._ensure(kind)
+        return len(self._current(kind)[1])
+
+    def _candidates(
+        self, info: _KindInfo, kind: str, q: np.ndarray, n: int
+    ) -> tuple[list[int], np.ndarray, np.ndarray]:
+        _gen, ids, vecs, norms = self._current(kind)
+        n = min(n, len(ids))
+        if n <= 0:
+            return [], np.zeros((0, DIM), np.float32), np.zeros(0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sim = (vecs @ q) / (norms * np.float32(np.linalg.norm(q)))
+        sim[norms == 0] = -np.inf
+        top = np.argpartition(-sim, n - 1)[:n] if n < len(ids) else np.arange(len(ids))
+        top = top[np.lexsort((ids[top], -sim[top]))]
+        dist = 1.0 - sim[top].astype(np.float64)
+        dist[~np.isfinite(dist)] = np.nan
+        return ids[top].tolist(), vecs[top], dist
+
+    def _upsert(self, kind: str, ids: list[int], m: np.ndarray) -> None:
+        with self._lock:
+            gen, old_ids, vecs, norms = self._current(kind)
+            keep = ~np.isin(old_ids, ids)
+            new_ids = np.concatenate([old_ids[keep], np.array(ids, dtype=np.int64)])
+            new_vecs = np.concatenate([vecs[keep], m])
+            order = np.argsort(new_ids, kind="stable")
+            new_vecs = new_vecs[order]
+            new_norms = np.sqrt(np.einsum("ij,ij->i", new_vecs, new_vecs, dtype=np.float32))
+            self._data[kind] = (gen, new_ids[order], new_vecs, new_norms)
+
+    def _delete(self, kind: str, ids: list[int]) -> None:
+        with self._lock:
+            gen, old_ids, vecs, norms = self._current(kind)
+            keep = ~np.isin(old_ids, ids)
+            self._data[kind] = (gen, old_ids[keep], vecs[keep], norms[keep])
+
+
+# ------------------------------------------------------------------------------------------
+# Choosing a backend
+# ------------------------------------------------------------------------------------------
+
+_CLASSES: dict[str, type[VectorIndex]] = {
+    "sqlite-vec": SqliteVecIndex,
+    "pgvector": PgVectorIndex,
+    "numpy": NumpyIndex,
+}
+_cache: weakref.WeakKeyDictionary[Any, dict[str, VectorIndex]] = weakref.WeakKeyDictionary()
+_cache_lock = threading.Lock()
+
+
+def pgvector_available(engine: Any) -> bool:
+    """True when ``CREATE EXTENSION IF NOT EXISTS vector`` succeeds on this PostgreSQL."""
+    if engine.dialect.name != "postgresql":
+        return False
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
+        return True
+    except Exception as exc:  # missing package, or no privilege to create it
+        log.info("pgvector unavailable, using the numpy vector index: %s", str(exc).splitlines()[0])
+        return False
+
+
+def resolve_backend(store: Any, backend: str = "auto") -> str:
+    """``auto``: SQLite → sqlite-vec; PostgreSQL with the vector extension → pgvector; else numpy."""
+    dialect = store.engine.dialect.name
+    if backend == "auto":
+        if dialect == "sqlite":
+            return "sqlite-vec"
+        return "pgvector" if pgvector_available(store.engine) else "numpy"
+    if backend not in _CLASSES:
+        raise VectorError(
+            f"unknown vector backend {backend!r}; expected one of auto, {', '.join(BACKENDS)}"
+        )
+    if backend == "sqlite-vec" and dialect != "sqlite":
+        raise VectorError(f"the sqlite-vec backend needs a SQLite database, not {dialect}")
+    if backend == "pgvector" and not pgvector_available(store.engine):
+        raise VectorError(
+            "the pgvector backend needs PostgreSQL with the 'vector' extension "
+            "(CREATE EXTENSION vector failed); use backend 'numpy' or 'auto'"
+        )
+    return backend
+
+
+def open_index(store: Any, *, backend: str = "auto") -> VectorIndex:
+    """The vector index of ``store`` (one instance per store engine and backend, shared by threads).
+
+    backend : ``auto`` (default), ``sqlite-vec``, ``pgvector`` or ``numpy``.
+    """
+    with _cache_lock:
+        per_engine = _cache.setdefault(store.engine, {})
+        if backend in per_engine:
+            return per_engine[backend]
+    name = resolve_backend(store, backend)
+    with _cache_lock:
+        per_engine = _cache.setdefault(store.engine, {})
+        index = per_engine.get(name) or _CLASSES[name](store)
+        per_engine[name] = index
+        per_engine[backend] = index
+    log.debug("vector index backend=%s", name)
+    return index
