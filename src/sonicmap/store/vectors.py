@@ -35,9 +35,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, select, text
 
 from sonicmap.errors import NotFoundError, StoreError
+from sonicmap.store.schema import KeyValue
 
 log = logging.getLogger(__name__)
 
@@ -273,6 +274,18 @@ class VectorIndex(ABC):
                 self._setup(kind)
                 self._ready.add(kind)
 
+    def _stale(self, conn: Connection, kind: str, *, installed: bool, rows_table: str) -> bool:
+        """True when the derived index must be (re)built: missing pieces, or a row count that
+        differs from the embeddings table (e.g. tables dropped and re-created by migrations)."""
+        stale = not installed
+        if installed:
+            n_ix = conn.execute(text(f"SELECT count(*) FROM {rows_table}")).scalar()
+            n_src = conn.execute(text(f"SELECT count(*) FROM {KINDS[kind].table}")).scalar()
+            stale = n_ix != n_src
+        if stale:
+            log.info("building vector index backend=%s kind=%s", self.backend, kind)
+        return stale
+
     @abstractmethod
     def _setup(self, kind: str) -> None:
         """Create the derived structures if needed and make sure they match the source."""
@@ -338,13 +351,8 @@ class SqliteVecIndex(VectorIndex):
                     text("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')")
                 )
             }
-            fresh = info.index not in names or not set(triggers) <= names
-            if not fresh:
-                n_ix = conn.execute(text(f"SELECT count(*) FROM {info.index}_rowids")).scalar()
-                n_src = conn.execute(text(f"SELECT count(*) FROM {info.table}")).scalar()
-                fresh = n_ix != n_src
-            if fresh:
-                log.info("building vector index backend=sqlite-vec kind=%s", kind)
+            installed = info.index in names and set(triggers) <= names
+            if self._stale(conn, kind, installed=installed, rows_table=f"{info.index}_rowids"):
                 self._fill(conn, info)
 
     def _fill(self, conn: Connection, info: _KindInfo) -> None:
@@ -468,13 +476,8 @@ class PgVectorIndex(VectorIndex):
                 text("SELECT count(*) FROM pg_trigger WHERE tgname = :n AND NOT tgisinternal"),
                 {"n": f"{info.index}_sync"},
             ).scalar()
-            fresh = not has_table or not has_trigger
-            if not fresh:
-                n_ix = conn.execute(text(f"SELECT count(*) FROM {info.index}")).scalar()
-                n_src = conn.execute(text(f"SELECT count(*) FROM {info.table}")).scalar()
-                fresh = n_ix != n_src
-            if fresh:
-                log.info("building vector index backend=pgvector kind=%s", kind)
+            installed = bool(has_table) and bool(has_trigger)
+            if self._stale(conn, kind, installed=installed, rows_table=info.index):
                 self._fill(conn, info)
 
     def _fill(self, conn: Connection, info: _KindInfo) -> None:
@@ -611,9 +614,9 @@ class NumpyIndex(VectorIndex):
 
     def _generation(self, conn: Connection, kind: str) -> Any:
         value = conn.execute(
-            text("SELECT value FROM app_state WHERE key = :k"), {"k": self._state_key(kind)}
+            select(KeyValue.value).where(KeyValue.key == self._state_key(kind))
         ).scalar()
-        return None if value is None else (value or {}).get("generation")
+        return value.get("generation") if isinstance(value, dict) else value
 
     def _load(self, kind: str) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
         info = KINDS[kind]
