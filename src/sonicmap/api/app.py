@@ -1,0 +1,103 @@
+"""The FastAPI application: ``create_app(cfg)`` builds it; ``sonicmap serve`` runs it (uvicorn).
+
+Everything lives under ``/api/v1``; the OpenAPI document is at ``/api/v1/openapi.json`` and the
+interactive docs at ``/docs``. The API reads the store and enqueues work on the task queue; it
+computes nothing heavy itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+
+from sonicmap import __version__
+from sonicmap.api.errors import install_error_handlers
+from sonicmap.api.queue import TaskQueue, make_queue
+from sonicmap.config import AppConfig, load_config
+from sonicmap.store.db import Store, open_store
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+DESCRIPTION = """\
+Map a music library by sound: scans, artists and tracks with their MIR descriptors, similar
+artists/tracks, GMM artist clusters and their lifecycle, background tasks.
+
+**Authentication.** Mutating endpoints (POST, DELETE) need the API key configured with
+`SONICMAP_API_KEY`, sent as `Authorization: Bearer <key>` or `X-API-Key: <key>`. Without a
+configured key they answer 403. Reads are open unless `SONICMAP_API_PROTECT_READS=true`.
+
+**Errors** all have the shape `{"error": {"code": ..., "message": ..., "field": ...}}`.
+"""
+
+
+def _engine_kwargs(url: str) -> dict[str, Any]:
+    if url.startswith("postgres"):
+        # Short timeouts: a down database answers 503 quickly instead of hanging the request.
+        return {
+            "pool_size": 10,
+            "max_overflow": 20,
+            "pool_timeout": 5,
+            "connect_args": {"connect_timeout": 3},
+        }
+    return {}
+
+
+def create_app(
+    cfg: AppConfig | None = None,
+    *,
+    store: Store | None = None,
+    queue: TaskQueue | None = None,
+) -> FastAPI:
+    """Build the API.
+
+    Parameters
+    ----------
+    cfg : AppConfig, optional
+        Settings + GMM configuration; default: loaded from the environment.
+    store : Store, optional
+        An open store; default: opened from ``cfg.settings.effective_database_url`` (the schema
+        is checked on the first request, so the app starts even while the database is down).
+    queue : TaskQueue, optional
+        Where mutating endpoints enqueue work; default: Celery when a broker is configured,
+        otherwise a queue that answers 503 (embedded mode).
+    """
+    cfg = cfg if cfg is not None else load_config()
+    owns_store = store is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_store:
+            app.state.store.dispose()
+
+    app = FastAPI(
+        title="sonicmap",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    if store is None:
+        url = cfg.settings.effective_database_url
+        store = open_store(url, check=False, **_engine_kwargs(url))
+    app.state.config = cfg
+    app.state.store = store
+    app.state.queue = queue if queue is not None else make_queue(cfg)
+    app.state.schema_ok = False
+    install_error_handlers(app)
+
+    from sonicmap.api.routers import artists, gmm, health, scans, tasks, tracks
+
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (health, scans, artists, tracks, gmm, tasks):
+        api.include_router(module.router)
+    app.include_router(api)
+    return app

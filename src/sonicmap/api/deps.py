@@ -1,0 +1,161 @@
+"""FastAPI dependencies: configuration, store, session, task queue, authentication, paging.
+
+Use the ``Annotated`` aliases in routers (``SessionDep``, ``StoreDep``, ``ConfigDep``,
+``QueueDep``, ``PageDep``); mutating routes add ``dependencies=[RequireKey]``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from sonicmap.api.errors import ApiError
+from sonicmap.api.queue import TaskQueue
+from sonicmap.config import AppConfig
+from sonicmap.store.db import Store
+
+MAX_LIMIT = 500
+
+
+def get_config(request: Request) -> AppConfig:
+    return request.app.state.config
+
+
+def get_store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def get_queue(request: Request) -> TaskQueue:
+    return request.app.state.queue
+
+
+def ensure_schema(request: Request) -> None:
+    """Refuse (503 ``schema_out_of_date``) until the database is at this code's schema head.
+
+    Checked on the first request that needs the database, then remembered for the process.
+    """
+    state = request.app.state
+    if getattr(state, "schema_ok", False):
+        return
+    from sonicmap.store import migrate
+
+    migrate.check_schema(state.store.engine)
+    state.schema_ok = True
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A read session; anything it leaves open is rolled back at the end of the request."""
+    ensure_schema(request)
+    with request.app.state.store.sessions() as session:
+        yield session
+
+
+ConfigDep = Annotated[AppConfig, Depends(get_config)]
+StoreDep = Annotated[Store, Depends(get_store)]
+SessionDep = Annotated[Session, Depends(get_session)]
+QueueDep = Annotated[TaskQueue, Depends(get_queue)]
+
+# -- authentication ---------------------------------------------------------------------------
+
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <SONICMAP_API_KEY>`")
+_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="`X-API-Key: <SONICMAP_API_KEY>`"
+)
+
+NO_KEY_MESSAGE = (
+    "this endpoint needs an API key but the server has none configured; set SONICMAP_API_KEY "
+    "(e.g. `SONICMAP_API_KEY=$(openssl rand -hex 32)` in .env) and restart the API"
+)
+
+
+def _check_key(
+    cfg: AppConfig,
+    bearer: HTTPAuthorizationCredentials | None,
+    header: str | None,
+) -> None:
+    key = cfg.settings.api_key
+    if key is None or not key.get_secret_value():
+        raise ApiError(403, "api_key_not_configured", NO_KEY_MESSAGE)
+    supplied = bearer.credentials if bearer is not None else header
+    challenge = {"WWW-Authenticate": 'Bearer realm="sonicmap"'}
+    if not supplied:
+        raise ApiError(
+            401,
+            "missing_api_key",
+            "this endpoint needs the API key: send `Authorization: Bearer <key>` or `X-API-Key: <key>`",
+            headers=challenge,
+        )
+    if not hmac.compare_digest(
+        supplied.encode("utf-8", "surrogateescape"), key.get_secret_value().encode("utf-8")
+    ):
+        raise ApiError(401, "invalid_api_key", "the API key is wrong", headers=challenge)
+
+
+def require_api_key(
+    cfg: ConfigDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    header: Annotated[str | None, Depends(_header)],
+) -> None:
+    """Mutating endpoints: the configured key must be supplied (constant-time comparison)."""
+    _check_key(cfg, bearer, header)
+
+
+def require_read_access(
+    cfg: ConfigDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    header: Annotated[str | None, Depends(_header)],
+) -> None:
+    """Read endpoints: open unless ``SONICMAP_API_PROTECT_READS`` is true."""
+    if cfg.settings.api_protect_reads:
+        _check_key(cfg, bearer, header)
+
+
+RequireKey = Depends(require_api_key)
+ReadAccess = Depends(require_read_access)
+
+# -- paging -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PageParams:
+    limit: int
+    offset: int
+
+
+def page_params(
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description=f"Rows per page (1..{MAX_LIMIT}).")
+    ] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip.")] = 0,
+) -> PageParams:
+    return PageParams(limit=limit, offset=offset)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+ID_DESCRIPTION = "Integer id (>= 1)."
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries (error shape) for the given status codes."""
+    from sonicmap.api.schemas import ErrorResponse
+
+    text = {
+        401: "Missing or wrong API key.",
+        403: "No API key configured on the server, or path outside the library roots.",
+        404: "Unknown id.",
+        409: "Conflict with the current state.",
+        422: "Invalid parameter; `field` names it.",
+        503: "Database or broker unavailable (or no broker in embedded mode).",
+    }
+    return {c: {"model": ErrorResponse, "description": text.get(c, "Error.")} for c in codes}
+
+
+READ_ERRORS = (401, 403, 422, 503)
+WRITE_ERRORS = (401, 403, 422, 503)

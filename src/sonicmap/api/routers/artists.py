@@ -1,0 +1,170 @@
+"""Artists: list/search, detail (descriptors + cluster), similar artists, cluster membership."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, Path, Query
+from sqlalchemy import func, select
+
+from sonicmap.api import similar
+from sonicmap.api.deps import READ_ERRORS, PageDep, ReadAccess, SessionDep, StoreDep, responses
+from sonicmap.api.errors import ApiError
+from sonicmap.api.queries import (
+    active_model,
+    clamp01,
+    cluster_refs,
+    like_pattern,
+    weighted_descriptors,
+)
+from sonicmap.api.schemas import (
+    ArtistCluster,
+    ArtistDetail,
+    ArtistOut,
+    ClusterProbability,
+    EmbeddingInfo,
+    Page,
+    SimilarArtists,
+)
+from sonicmap.store import schema as db
+
+router = APIRouter(prefix="/artists", tags=["artists"], dependencies=[ReadAccess])
+
+ArtistId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Artist id.")]
+SearchQ = Annotated[
+    str | None, Query(max_length=200, description="Case-insensitive substring of the name.")
+]
+
+
+def _artist_or_404(session: SessionDep, artist_id: int) -> db.Artist:
+    artist = session.get(db.Artist, artist_id)
+    if artist is None:
+        raise ApiError(404, "not_found", f"no artist with id {artist_id}")
+    return artist
+
+
+@router.get("", response_model=Page[ArtistOut], responses=responses(*READ_ERRORS))
+def list_artists(session: SessionDep, page: PageDep, q: SearchQ = None) -> Page[ArtistOut]:
+    """Artists by name, with their number of tracks; ``q`` filters by name."""
+    where = []
+    if q:
+        where.append(db.Artist.name.ilike(like_pattern(q), escape="\\"))
+    n_tracks = (
+        select(func.count(db.Track.id))
+        .where(db.Track.artist_id == db.Artist.id)
+        .correlate(db.Artist)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(db.Artist, n_tracks)
+        .where(*where)
+        .order_by(db.Artist.name, db.Artist.id)
+        .limit(page.limit)
+        .offset(page.offset)
+    ).all()
+    total = session.scalar(select(func.count()).select_from(db.Artist).where(*where)) or 0
+    return Page[ArtistOut](
+        items=[ArtistOut(id=a.id, name=a.name, mbid=a.mbid, n_tracks=n) for a, n in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get("/{artist_id}", response_model=ArtistDetail, responses=responses(*READ_ERRORS, 404))
+def get_artist(session: SessionDep, artist_id: ArtistId) -> ArtistDetail:
+    """One artist: track/album counts, mean descriptors, embedding info and cluster."""
+    artist = _artist_or_404(session, artist_id)
+    tracks = session.execute(
+        select(db.Track.id, db.Track.album_id, db.Track.duration_s, db.TrackFeatures.features)
+        .join(db.TrackFeatures, db.TrackFeatures.track_id == db.Track.id, isouter=True)
+        .where(db.Track.artist_id == artist_id)
+    ).all()
+    analysed = [(f, d) for _, _, d, f in tracks if f]
+    emb = session.get(db.ArtistEmbedding, artist_id)
+    return ArtistDetail(
+        id=artist.id,
+        name=artist.name,
+        mbid=artist.mbid,
+        n_tracks=len(tracks),
+        created_at=artist.created_at,
+        n_albums=len({alb for _, alb, _, _ in tracks if alb is not None}),
+        descriptors=weighted_descriptors([f for f, _ in analysed], [d for _, d in analysed]),
+        embedding=EmbeddingInfo(
+            layout_version=emb.layout_version,
+            n_tracks=emb.n_tracks,
+            total_duration_s=emb.total_duration_s,
+        )
+        if emb
+        else None,
+        cluster=cluster_refs(session, [artist_id]).get(artist_id),
+    )
+
+
+@router.get(
+    "/{artist_id}/similar",
+    response_model=SimilarArtists,
+    responses=responses(*READ_ERRORS, 404, 409),
+)
+def similar_artists(
+    session: SessionDep,
+    store: StoreDep,
+    artist_id: ArtistId,
+    limit: Annotated[int, Query(ge=1, le=100, description="Number of artists.")] = 10,
+) -> SimilarArtists:
+    """Artists that sound most alike (cosine on 64-D artist vectors), best first, seed excluded."""
+    _artist_or_404(session, artist_id)
+    if session.get(db.ArtistEmbedding, artist_id) is None:
+        raise ApiError(
+            409,
+            "no_embedding",
+            f"artist {artist_id} has no embedding yet (none of its tracks is analysed); run a scan",
+        )
+    session.rollback()  # release the read snapshot before the search opens its own
+    items = similar.similar_artists(store, session, artist_id, limit)
+    return SimilarArtists(seed=artist_id, items=items)
+
+
+@router.get(
+    "/{artist_id}/cluster",
+    response_model=ArtistCluster,
+    responses=responses(*READ_ERRORS, 404),
+)
+def artist_cluster(session: SessionDep, artist_id: ArtistId) -> ArtistCluster:
+    """The artist's cluster under the active model and its probability for every cluster."""
+    _artist_or_404(session, artist_id)
+    model = active_model(session)
+    if model is None:
+        raise ApiError(
+            404, "no_active_model", "no GMM model is active yet; train one (POST /gmm/train)"
+        )
+    row = session.get(db.ArtistCluster, (model.id, artist_id))
+    if row is None:
+        raise ApiError(
+            404,
+            "not_assigned",
+            f"artist {artist_id} has no cluster under the active model {model.id} "
+            "(no embedding yet, or added after training and not assigned yet)",
+        )
+    clusters = session.scalars(
+        select(db.GmmCluster).where(db.GmmCluster.model_id == model.id)
+    ).all()
+    by_component = {c.component: c for c in clusters}
+    label = next((c.label for c in clusters if c.cluster_id == row.cluster_id), None)
+    probs = np.frombuffer(row.probabilities, dtype="<f4") if row.probabilities else np.zeros(0)
+    items = [
+        ClusterProbability(cluster_id=c.cluster_id, label=c.label, probability=clamp01(float(p)))
+        for comp, p in enumerate(probs)
+        if (c := by_component.get(comp)) is not None
+    ]
+    items.sort(key=lambda x: (-x.probability, x.cluster_id))
+    return ArtistCluster(
+        artist_id=artist_id,
+        model_id=model.id,
+        cluster_id=row.cluster_id,
+        label=label,
+        probability=clamp01(row.probability),
+        probabilities=items,
+        assigned_at=row.assigned_at,
+    )

@@ -1,0 +1,330 @@
+"""Pydantic request and response models: they make the OpenAPI spec precise.
+
+Times are ISO 8601 with a UTC offset; ids are integers except Celery task ids (strings).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Machine-readable error code, e.g. `not_found`.")
+    message: str = Field(description="What was wrong and what is expected.")
+    field: str | None = Field(
+        None, description="The offending parameter, for 422 and 403 path errors."
+    )
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+# -- generic ------------------------------------------------------------------------------------
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int = Field(ge=0, description="Number of matching rows, ignoring limit/offset.")
+    limit: int = Field(ge=1)
+    offset: int = Field(ge=0)
+
+
+# -- health -------------------------------------------------------------------------------------
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    version: str
+
+
+class Check(BaseModel):
+    ok: bool
+    detail: str
+
+
+class Ready(BaseModel):
+    status: Literal["ready"] = "ready"
+    mode: Literal["embedded", "service"]
+    database: Check
+    broker: Check
+
+
+# -- tasks --------------------------------------------------------------------------------------
+
+
+class TaskAccepted(BaseModel):
+    task_id: str = Field(description="Celery task id; poll `GET /api/v1/tasks/{task_id}`.")
+    task: str = Field(description="Task name, e.g. `train_gmm`.")
+    status: Literal["queued", "coalesced"] = Field(
+        description="`coalesced`: an identical task was already queued or running; its id is returned."
+    )
+
+
+class TaskStatus(BaseModel):
+    task_id: str
+    state: str = Field(description="Celery state: PENDING, STARTED, RETRY, SUCCESS, FAILURE, ...")
+    ready: bool
+    result: dict[str, Any] | None = Field(None, description="The task's result dict once finished.")
+    error: str | None = None
+
+
+class JobRunOut(_Out):
+    id: int
+    task: str
+    task_id: str | None
+    status: str
+    args: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+# -- scans --------------------------------------------------------------------------------------
+
+
+class ScanRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str | None = Field(
+        None,
+        max_length=4096,
+        description=(
+            "Folder or file to scan, absolute or relative to a library root; must lie inside one "
+            "of SONICMAP_LIBRARY_ROOTS. Omitted: scan every root."
+        ),
+    )
+
+
+class ScanOut(_Out):
+    id: int
+    status: str
+    roots: list[Any]
+    started_at: datetime
+    finished_at: datetime | None
+    added: int
+    changed: int
+    removed: int
+    unchanged: int
+    moved: int
+    failed: int
+    error: str | None
+    task_id: str | None
+
+
+class ScanFailureOut(_Out):
+    path: str
+    error: str
+
+
+class ScanDetail(ScanOut):
+    failures: list[ScanFailureOut] = Field(description="Failed files (up to 1000).")
+
+
+# -- artists / tracks ---------------------------------------------------------------------------
+
+
+class ClusterRef(BaseModel):
+    model_id: int
+    cluster_id: int
+    label: str | None
+    probability: float = Field(ge=0, le=1)
+
+
+class ArtistOut(BaseModel):
+    id: int
+    name: str
+    mbid: str | None
+    n_tracks: int
+
+
+class EmbeddingInfo(BaseModel):
+    layout_version: int
+    n_tracks: int
+    total_duration_s: float
+
+
+class ArtistDetail(ArtistOut):
+    created_at: datetime
+    n_albums: int
+    descriptors: dict[str, float] = Field(
+        description="Duration-weighted mean of each numeric scalar descriptor over the artist's "
+        "analysed tracks (bpm, energy, loudness_lufs, ...)."
+    )
+    embedding: EmbeddingInfo | None
+    cluster: ClusterRef | None
+
+
+class TrackOut(BaseModel):
+    id: int
+    path: str
+    title: str | None
+    artist_id: int | None
+    artist: str | None
+    album_id: int | None
+    album: str | None
+    duration_s: float | None
+    format: str | None
+    status: str
+
+
+class TrackDetail(TrackOut):
+    size: int
+    tags: dict[str, Any]
+    analysis_version: int | None
+    features: dict[str, Any] | None = Field(description="Named MIR descriptors (see docs).")
+    feature_sources: dict[str, Any] | None
+    last_error: str | None
+    analysed_at: datetime | None
+    has_embedding: bool
+    cluster: ClusterRef | None = Field(description="The cluster of the track's artist.")
+
+
+class SimilarArtist(BaseModel):
+    id: int
+    name: str
+    score: float = Field(ge=0, le=1, description="1 = identical.")
+
+
+class SimilarTrack(BaseModel):
+    id: int
+    path: str
+    title: str | None
+    artist_id: int | None
+    artist: str | None
+    album_id: int | None
+    album: str | None
+    score: float = Field(ge=0, le=1, description="1 = identical.")
+
+
+class SimilarArtists(BaseModel):
+    seed: int
+    items: list[SimilarArtist]
+
+
+class SimilarTracks(BaseModel):
+    seed: int
+    items: list[SimilarTrack]
+
+
+# -- gmm ----------------------------------------------------------------------------------------
+
+
+class ModelOut(_Out):
+    id: int
+    status: str
+    format_version: int
+    k: int | None
+    covariance_type: str | None
+    bic: float | None
+    aic: float | None
+    mean_log_likelihood: float | None
+    n_artists: int | None
+    n_tracks: int | None
+    layout_version: int | None
+    training_seconds: float | None
+    trigger: str
+    seed: int | None
+    error: str | None
+    created_at: datetime
+    activated_at: datetime | None
+
+
+class ClusterOut(BaseModel):
+    id: int = Field(description="Stable cluster id (kept across retrains).")
+    model_id: int
+    label: str | None
+    size: int
+    weight: float
+
+
+class ModelDetail(ModelOut):
+    params: dict[str, Any] | None
+    clusters: list[ClusterOut]
+
+
+class ClusterList(BaseModel):
+    model_id: int | None = Field(description="The model the clusters belong to (null: none).")
+    items: list[ClusterOut]
+
+
+class ClusterMember(BaseModel):
+    id: int
+    name: str
+    probability: float = Field(ge=0, le=1)
+
+
+class ClusterDetail(ClusterOut):
+    profile: dict[str, Any]
+    members: list[ClusterMember] = Field(description="Member artists, most probable first.")
+    members_total: int
+
+
+class ClusterProbability(BaseModel):
+    cluster_id: int
+    label: str | None
+    probability: float = Field(ge=0, le=1)
+
+
+class ArtistCluster(BaseModel):
+    artist_id: int
+    model_id: int
+    cluster_id: int
+    label: str | None
+    probability: float = Field(ge=0, le=1)
+    probabilities: list[ClusterProbability] = Field(description="Every cluster, most likely first.")
+    assigned_at: datetime | None
+
+
+class DriftOut(_Out):
+    id: int
+    checked_at: datetime
+    model_id: int | None
+    drift: float | None
+    threshold: float | None
+    decision: str
+    inputs: dict[str, Any] | None = None
+
+
+class ScheduledRun(BaseModel):
+    name: str
+    task: str
+    enabled: bool
+    schedule: str = Field(
+        description="Human-readable schedule, e.g. `cron sun 03:00 Europe/Berlin`."
+    )
+    next_run_at: datetime | None
+
+
+class GmmStatus(BaseModel):
+    active_model: ModelOut | None
+    last_training: JobRunOut | None
+    training_in_progress: bool
+    last_drift: DriftOut | None
+    schedule: list[ScheduledRun]
+
+
+class TrainRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    n_components: int | None = Field(
+        None, ge=2, le=100, description="Fix the number of clusters; default: chosen by BIC."
+    )
+    force: bool = Field(False, description="Retrain even if nothing changed since the last model.")
+
+
+class Deleted(BaseModel):
+    id: int
+    deleted: Literal[True] = True

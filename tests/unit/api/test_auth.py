@@ -1,0 +1,108 @@
+"""Authentication of every mutating endpoint, and of reads when they are protected."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from tests.unit.api.conftest import API, KEY
+
+# (method, path, json body) for every mutating endpoint; the last test checks this list is complete.
+MUTATING: list[tuple[str, str, Any]] = [
+    ("POST", "/scans", None),
+    ("POST", "/gmm/train", {"force": True}),
+    ("POST", "/gmm/stability-check", None),
+    ("POST", "/gmm/cleanup", None),
+    ("POST", "/gmm/models/{archived}/activate", None),
+    ("DELETE", "/gmm/models/{archived}", None),
+]
+
+
+def _call(client, method: str, path: str, body: Any, ids: dict, headers: dict | None = None):  # noqa: ANN001, ANN202
+    url = API + path.format(archived=ids["archived_model"])
+    return client.request(method, url, json=body, headers=headers or {})
+
+
+@pytest.mark.parametrize(("method", "path", "body"), MUTATING)
+def test_without_a_configured_key_mutations_answer_403_saying_how(
+    client_factory, seeded, method, path, body
+) -> None:
+    c = client_factory()
+    r = _call(c, method, path, body, seeded, {"Authorization": f"Bearer {KEY}"})
+    assert r.status_code == 403
+    err = r.json()["error"]
+    assert err["code"] == "api_key_not_configured" and "SONICMAP_API_KEY" in err["message"]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), MUTATING)
+@pytest.mark.parametrize(
+    ("headers", "code"),
+    [
+        ({}, "missing_api_key"),
+        ({"Authorization": "Bearer wrong"}, "invalid_api_key"),
+        ({"X-API-Key": KEY + "x"}, "invalid_api_key"),
+        ({"Authorization": f"Basic {KEY}"}, "missing_api_key"),
+    ],
+)
+def test_missing_or_wrong_key_is_401(
+    client_factory, seeded, fake_queue, method, path, body, headers, code
+) -> None:
+    c = client_factory(api_key=KEY, library_roots="/nonexistent-root")
+    r = _call(c, method, path, body, seeded, headers)
+    assert r.status_code == 401, r.text
+    assert r.json()["error"]["code"] == code
+    assert r.headers["WWW-Authenticate"].startswith("Bearer")
+    assert fake_queue.sent == []
+
+
+@pytest.mark.parametrize(("method", "path", "body"), MUTATING)
+@pytest.mark.parametrize("style", ["bearer", "header"])
+def test_right_key_is_accepted(
+    client_factory, seeded, fake_queue, tmp_path, method, path, body, style, monkeypatch
+) -> None:
+    from types import SimpleNamespace
+
+    fake = SimpleNamespace(
+        activate_model=lambda store, mid: None, delete_model=lambda store, mid: None
+    )
+    monkeypatch.setattr("sonicmap.api.routers.gmm._clustering", lambda: fake)
+    (tmp_path / "music").mkdir()
+    c = client_factory(api_key=KEY, library_roots=str(tmp_path / "music"))
+    headers = {"Authorization": f"Bearer {KEY}"} if style == "bearer" else {"X-API-Key": KEY}
+    r = _call(c, method, path, body, seeded, headers)
+    assert r.status_code in (200, 202), r.text
+    if r.status_code == 202:
+        assert r.json()["task_id"] and fake_queue.sent
+
+
+def test_reads_open_by_default_and_closed_when_protected(client_factory, seeded) -> None:
+    assert client_factory(api_key=KEY).get(f"{API}/artists").status_code == 200
+    c = client_factory(api_key=KEY, api_protect_reads="true")
+    r = c.get(f"{API}/artists")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "missing_api_key"
+    assert c.get(f"{API}/artists", headers={"X-API-Key": KEY}).status_code == 200
+    assert c.get(f"{API}/gmm/status", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
+    # Liveness stays open for health checks.
+    assert c.get(f"{API}/health").status_code == 200
+    nokey = client_factory(api_protect_reads="true").get(f"{API}/artists")
+    assert nokey.status_code == 403 and "SONICMAP_API_KEY" in nokey.json()["error"]["message"]
+
+
+def test_every_mutating_route_is_covered_and_declares_security(client_factory) -> None:
+    spec = client_factory().get(f"{API}/openapi.json").json()
+    found = set()
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            if method in ("post", "put", "patch", "delete"):
+                found.add((method.upper(), path.removeprefix(API)))
+                assert op.get("security"), f"{method} {path} declares no security"
+    listed = {(m, p.replace("{archived}", "{model_id}")) for m, p, _ in MUTATING}
+    assert found == listed
+
+
+def test_key_comparison_is_constant_time() -> None:
+    import inspect
+
+    from sonicmap.api import deps
+
+    assert "hmac.compare_digest" in inspect.getsource(deps._check_key)
