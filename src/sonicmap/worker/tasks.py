@@ -1,0 +1,457 @@
+"""Celery tasks. Thin: gather inputs, call the pure policy and the pipeline, return a small dict.
+
+Task names (Celery names, exactly): ``scan_library``, ``train_gmm``, ``periodic_gmm_refresh``,
+``check_cluster_stability``, ``cleanup_old_models`` (+ the scan's internal ``scan_analyse_chunk``
+and ``scan_finish``). Results always carry a ``status``:
+
+* ``skipped`` + ``reason``;  ``queued`` + ``task_id`` (+ ``coalesced``);
+* ``stable`` / ``reclustering_queued`` + ``drift_score``;
+* ``clean`` / ``completed`` + ``deleted_count`` + ``models_removed`` (cleanup);
+* ``completed`` + ``model_id`` ... (training, scan);  ``error`` + ``message``.
+
+Every run is recorded in ``job_runs`` (:mod:`sonicmap.pipeline.jobs`).
+
+Failures: transient ones (database or broker connection lost, SQLite busy) are retried with
+exponential backoff and jitter up to ``retry.max_retries`` of ``gmm_config.yaml``; permanent
+ones (``NotEnoughDataError``, any ``SonicmapError``, bad arguments) end the run at once with
+``status: error`` and the message.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from celery import Task
+from celery.exceptions import Retry
+
+from sonicmap import policy
+from sonicmap.errors import SonicmapError
+from sonicmap.pipeline import jobs, maintenance
+from sonicmap.worker.app import (
+    PRIORITY_DRIFT,
+    PRIORITY_REFRESH,
+    PRIORITY_TRAINING,
+    QUEUE_MAINTENANCE,
+    app,
+    get_config,
+    get_store,
+    get_worker_settings,
+    plan_to_broker,
+)
+from sonicmap.worker.hooks import model_summary, run_auto_queue
+from sonicmap.worker.singleflight import Heartbeat, TrainingFlight
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------------------------
+# failure classification and backoff
+# --------------------------------------------------------------------------------------------
+
+
+def _transient_types() -> tuple[type[BaseException], ...]:
+    import kombu.exceptions
+    import redis.exceptions
+    import sqlalchemy.exc
+
+    out: list[type[BaseException]] = [
+        sqlalchemy.exc.OperationalError,
+        sqlalchemy.exc.InterfaceError,
+        sqlalchemy.exc.DisconnectionError,
+        sqlalchemy.exc.TimeoutError,
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+        kombu.exceptions.OperationalError,
+        ConnectionError,
+        TimeoutError,
+    ]
+    try:
+        import psycopg
+
+        out.append(psycopg.OperationalError)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(out)
+
+
+TRANSIENT_ERRORS = _transient_types()
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (SonicmapError, ValueError, TypeError, KeyError)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Connection-level failures that a later attempt may not meet."""
+    import sqlalchemy.exc
+
+    if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, TRANSIENT_ERRORS) and not isinstance(exc, PERMANENT_ERRORS)
+
+
+def backoff_seconds(
+    retries: int,
+    *,
+    base_s: float,
+    max_s: float,
+    exponential: bool = True,
+    rng: random.Random | None = None,
+) -> float:
+    """Delay before retry number ``retries + 1``: ``base * 2**retries`` capped at ``max_s``,
+    with "equal jitter" (uniform in [half, full] of that), so synchronized failures spread out.
+    """
+    r = rng or random
+    full = min(max_s, base_s * (2**retries if exponential else 1))
+    return full / 2 + r.uniform(0, full / 2)
+
+
+# --------------------------------------------------------------------------------------------
+# the common run wrapper
+# --------------------------------------------------------------------------------------------
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _flight(store: Any) -> TrainingFlight:
+    ws = get_worker_settings()
+    return TrainingFlight(store, lock_ttl_s=ws.lock_ttl_s, queued_ttl_s=ws.queued_ttl_s)
+
+
+def run_recorded(
+    task: Task,
+    name: str,
+    args: dict[str, Any],
+    body: Callable[[Any], dict[str, Any]],
+    *,
+    on_retry: Callable[[Any], None] | None = None,
+    on_end: Callable[[Any], None] | None = None,
+) -> dict[str, Any]:
+    """Run ``body(store)`` as task ``name``: job-run row, retries, error mapping.
+
+    ``on_retry(store)`` runs before a transient-failure retry, ``on_end(store)`` after a final
+    outcome (success or permanent failure). Both are best effort.
+    """
+    retry_cfg = get_config().gmm_clustering.retry
+    ws = get_worker_settings()
+    task_id = task.request.id
+    store = None
+    job_id = None
+    try:
+        store = get_store()
+        job_id = jobs.start_job(store, name, task_id=task_id, args=args, now=_now())
+        result = body(store)
+    except Retry:
+        if job_id is not None:
+            _best_effort(
+                lambda: jobs.finish_job(
+                    store,
+                    job_id,
+                    {"status": "skipped", "reason": "busy; retrying"},
+                    status="retrying",
+                )
+            )
+        raise
+    except Exception as exc:
+        if is_transient(exc):
+            attempt = task.request.retries
+            if retry_cfg.enabled and attempt < retry_cfg.max_retries:
+                delay = backoff_seconds(
+                    attempt,
+                    base_s=ws.retry_base_s,
+                    max_s=ws.retry_max_s,
+                    exponential=retry_cfg.backoff,
+                )
+                msg = f"{type(exc).__name__}: {_one_line(exc)}"
+                log.warning(
+                    "transient failure task=%s task_id=%s attempt=%d retry_in=%.1fs error=%s",
+                    name,
+                    task_id,
+                    attempt + 1,
+                    delay,
+                    msg,
+                )
+                _best_effort(lambda: store is not None and on_retry and on_retry(store))
+                _best_effort(
+                    lambda: (
+                        job_id is not None
+                        and jobs.finish_job(
+                            store,
+                            job_id,
+                            {"status": "error", "message": msg, "retry_in_s": round(delay, 2)},
+                            status="retrying",
+                        )
+                    )
+                )
+                raise task.retry(
+                    exc=exc, countdown=delay, max_retries=retry_cfg.max_retries
+                ) from exc
+            message = f"gave up after {attempt} retries: {type(exc).__name__}: {_one_line(exc)}"
+        elif isinstance(exc, PERMANENT_ERRORS):
+            message = _one_line(exc)
+        else:
+            log.exception("task failed task=%s task_id=%s", name, task_id)
+            message = f"{type(exc).__name__}: {_one_line(exc)}"
+        result = {"status": "error", "message": message}
+        log.error("task failed task=%s task_id=%s error=%s", name, task_id, message)
+    _best_effort(lambda: store is not None and on_end and on_end(store))
+    if job_id is not None:
+        _best_effort(lambda: jobs.finish_job(store, job_id, result, now=_now()))
+    return result
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:500] or type(exc).__name__
+
+
+def _best_effort(fn: Callable[[], Any]) -> None:
+    try:
+        fn()
+    except Exception as exc:
+        log.warning("could not record state: %s", _one_line(exc))
+
+
+# --------------------------------------------------------------------------------------------
+# training requests (single-flight, coalescing) — also the API's entry point
+# --------------------------------------------------------------------------------------------
+
+
+def request_training(
+    reason: str = "manual",
+    *,
+    n_components: int | None = None,
+    refresh_mode: bool = False,
+    force_refresh: bool = False,
+    priority: int = PRIORITY_TRAINING,
+    countdown: float | None = None,
+    store: Any = None,
+) -> dict[str, Any]:
+    """Queue ``train_gmm`` unless a training is already queued or running.
+
+    Returns ``{"status": "queued", "task_id": new_id}`` or ``{"status": "coalesced",
+    "task_id": existing_id}``. ``priority`` is a plan priority (0..9, higher = more important).
+    Used by the beat tasks, the scan hook and the API's ``POST /gmm/train``.
+    """
+    store = store if store is not None else get_store()
+    flight = _flight(store)
+    new_id = str(uuid.uuid4())
+    claimed, task_id = flight.request(new_id)
+    if not claimed:
+        log.info("training request coalesced reason=%s task_id=%s", reason, task_id)
+        return {"status": "coalesced", "task_id": task_id}
+    try:
+        train_gmm.apply_async(
+            kwargs={
+                "n_components": n_components,
+                "refresh_mode": refresh_mode,
+                "force_refresh": force_refresh,
+                "reason": reason,
+            },
+            task_id=new_id,
+            queue=QUEUE_MAINTENANCE,
+            priority=plan_to_broker(priority),
+            countdown=countdown or None,
+        )
+    except Exception:
+        flight.release(new_id)
+        raise
+    log.info("training queued reason=%s task_id=%s priority=%d", reason, new_id, priority)
+    return {"status": "queued", "task_id": new_id}
+
+
+def celery_after_scan(store: Any, result: Any = None) -> dict[str, Any]:
+    """Service-mode auto-queue hook (``after_scan`` of the scan pipeline).
+
+    Applies :func:`sonicmap.policy.should_auto_queue`; when it says yes, requests a training
+    (reason ``auto_queue``, the configured priority), coalesced with any queued/running one.
+    """
+    aq = get_config().gmm_clustering.auto_queue
+    return run_auto_queue(
+        store,
+        result,
+        aq,
+        lambda: request_training("auto_queue", priority=aq.priority_value, store=store),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# tasks
+# --------------------------------------------------------------------------------------------
+
+
+@app.task(bind=True, name="train_gmm", acks_late=True)
+def train_gmm(
+    self: Task,
+    n_components: int | None = None,
+    refresh_mode: bool = False,
+    force_refresh: bool = False,
+    reason: str = "manual",
+) -> dict[str, Any]:
+    """Train a GMM (single-flight) and activate it; ``completed`` with the model id."""
+    args = {
+        "n_components": n_components,
+        "refresh_mode": refresh_mode,
+        "force_refresh": force_refresh,
+        "reason": reason,
+    }
+    task_id = self.request.id or f"eager-{uuid.uuid4()}"
+    holds = {"flight": False}
+
+    def body(store: Any) -> dict[str, Any]:
+        flight = _flight(store)
+        outcome = flight.start(task_id)
+        if outcome.action == "done":
+            return {"status": "skipped", "reason": "already_completed", "task_id": task_id}
+        if outcome.action == "busy":
+            log.info("training busy holder=%s retry_in=%.1fs", outcome.holder, outcome.retry_in_s)
+            raise self.retry(countdown=outcome.retry_in_s, max_retries=None)
+        holds["flight"] = True
+        from sonicmap.pipeline import clustering
+
+        with Heartbeat(flight, task_id):
+            res = clustering.train(
+                store,
+                get_config(),
+                n_components=n_components,
+                reason=reason,
+                force=force_refresh,
+            )
+        return {"status": "completed", "reason": reason, **model_summary(res)}
+
+    def on_retry(store: Any) -> None:
+        if holds["flight"]:
+            _flight(store).requeue(task_id)
+
+    def on_end(store: Any) -> None:
+        if holds["flight"]:
+            _flight(store).finish(task_id)
+
+    return run_recorded(self, "train_gmm", args, body, on_retry=on_retry, on_end=on_end)
+
+
+@app.task(bind=True, name="periodic_gmm_refresh")
+def periodic_gmm_refresh(self: Task) -> dict[str, Any]:
+    """Weekly refresh: ``queued`` (+ ``task_id``) when the policy says so, else ``skipped``."""
+
+    def body(store: Any) -> dict[str, Any]:
+        cfg = get_config()
+        stats = maintenance.library_stats(store)
+        decision = policy.should_refresh(stats, _now(), cfg.gmm_clustering)
+        if not decision.run:
+            return {"status": "skipped", "reason": decision.reason}
+        out = request_training(
+            "periodic_refresh",
+            refresh_mode=True,
+            priority=PRIORITY_REFRESH,
+            countdown=get_worker_settings().refresh_countdown_s,
+            store=store,
+        )
+        return {
+            "status": "queued",
+            "task_id": out["task_id"],
+            "coalesced": out["status"] == "coalesced",
+            "trigger": decision.reason,
+        }
+
+    return run_recorded(self, "periodic_gmm_refresh", {}, body)
+
+
+@app.task(bind=True, name="check_cluster_stability")
+def check_cluster_stability(self: Task) -> dict[str, Any]:
+    """Drift check: ``skipped``, ``stable`` or ``reclustering_queued`` with ``drift_score``."""
+
+    def body(store: Any) -> dict[str, Any]:
+        cfg = get_config()
+        scfg = cfg.gmm_clustering.periodic.stability_check
+        stats = maintenance.library_stats(store)
+        gate = policy.should_check_stability(stats, scfg)
+        if not gate.run:
+            return {"status": "skipped", "reason": gate.reason}
+        drift = measure_drift(store, cfg)
+        decision = policy.stability_decision(stats, drift, scfg)
+        if not decision.run:
+            return {"status": "stable", "drift_score": drift, "reason": decision.reason}
+        out = request_training(
+            "drift",
+            force_refresh=True,
+            priority=PRIORITY_DRIFT,
+            countdown=get_worker_settings().drift_countdown_s,
+            store=store,
+        )
+        return {
+            "status": "reclustering_queued",
+            "drift_score": drift,
+            "task_id": out["task_id"],
+            "coalesced": out["status"] == "coalesced",
+        }
+
+    return run_recorded(self, "check_cluster_stability", {}, body)
+
+
+def measure_drift(store: Any, cfg: Any) -> float:
+    """Drift of the active model, from the GMM pipeline (which also stores the check)."""
+    from sonicmap.pipeline import clustering
+
+    res = clustering.check_stability(store, cfg)
+    if isinstance(res, dict):
+        for key in ("drift_score", "drift"):
+            if key in res and res[key] is not None:
+                return float(res[key])
+        raise ValueError(f"check_stability returned no drift: {res!r}")
+    return float(res)
+
+
+@app.task(bind=True, name="cleanup_old_models")
+def cleanup_old_models(self: Task) -> dict[str, Any]:
+    """Model cleanup: ``clean`` (nothing to delete) or ``completed``, with ``deleted_count``."""
+
+    def body(store: Any) -> dict[str, Any]:
+        from sonicmap.pipeline import clustering
+
+        res = clustering.cleanup_models(store, get_config(), now=_now())
+        removed = _removed_ids(res)
+        return {
+            "status": "completed" if removed else "clean",
+            "deleted_count": len(removed),
+            "models_removed": removed,
+        }
+
+    return run_recorded(self, "cleanup_old_models", {}, body)
+
+
+def _removed_ids(res: Any) -> list[int]:
+    if isinstance(res, dict):
+        for key in ("models_removed", "deleted", "removed", "model_ids"):
+            if key in res:
+                return sorted(int(i) for i in res[key])
+        return []
+    return sorted(int(i) for i in (res or []))
+
+
+@app.task(bind=True, name="scan_library")
+def scan_library(self: Task, paths: list[str] | None = None) -> dict[str, Any]:
+    """Scan the library (in this worker process) and consult the auto-queue policy."""
+    args = {"paths": paths}
+
+    def body(store: Any) -> dict[str, Any]:
+        from sonicmap.pipeline import scan
+
+        res = scan.scan_library(
+            store, get_config(), paths=paths, jobs=1, after_scan=celery_after_scan
+        )
+        return {"status": "completed", **_scan_summary(res)}
+
+    return run_recorded(self, "scan_library", args, body)
+
+
+def _scan_summary(res: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k in ("added", "changed", "removed", "unchanged", "moved", "failed", "scan_id"):
+        v = res.get(k) if isinstance(res, dict) else getattr(res, k, None)
+        if isinstance(v, int):
+            out[k] = v
+    return out
