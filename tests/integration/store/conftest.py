@@ -81,12 +81,20 @@ def pgvector_store(pgvector_server: str) -> Iterator[Store]:
 
 
 @pytest.fixture
-def pg_store() -> Iterator[Store]:
-    """A migrated store in a fresh database on the machine's PostgreSQL (no pgvector)."""
+def pg_url() -> Iterator[str]:
+    """A fresh, empty database on the machine's PostgreSQL (no pgvector there)."""
     url = create_database(PG_ADMIN_URL)
-    store = _migrated_store(url)
+    try:
+        yield url
+    finally:
+        drop_database(PG_ADMIN_URL, url)
+
+
+@pytest.fixture
+def pg_store(pg_url: str) -> Iterator[Store]:
+    """A migrated store on ``pg_url``."""
+    store = _migrated_store(pg_url)
     try:
         yield store
     finally:
         store.dispose()
-        drop_database(PG_ADMIN_URL, url)
