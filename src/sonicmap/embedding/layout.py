@@ -65,7 +65,7 @@ BLOCK_TITLES: dict[str, str] = {
 
 DEFAULT_WEIGHTS: dict[str, float] = {
     "tempo_rhythm": 1.0,
-    "key_tonality": 0.8,
+    "key_tonality": 0.5,
     "core": 1.3,
     "moods": 0.8,
     "scores": 0.8,
