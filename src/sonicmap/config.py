@@ -84,12 +84,14 @@ class AutoQueueConfig(_Strict):
     max_components: int = Field(10, ge=2, le=100)
     priority: int | Literal["low", "normal", "high"] = "high"
 
-    @field_validator("priority")
+    @field_validator("priority", mode="before")
     @classmethod
-    def _priority(cls, v: int | str) -> int | str:
-        if isinstance(v, int) and not 0 <= v <= 9:
-            raise ValueError("expected 'low', 'normal', 'high' or an integer 0..9")
-        return v
+    def _priority(cls, v: Any) -> int | str:
+        if isinstance(v, str) and v.strip().lower() in PRIORITY_NAMES:
+            return v.strip().lower()
+        if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 9:
+            return v
+        raise ValueError("expected 'low', 'normal', 'high' or an integer 0..9")
 
     @property
     def priority_value(self) -> int:
@@ -193,6 +195,8 @@ def _describe(err: dict[str, Any]) -> str:
         return "expected a number"
     if typ in ("bool_parsing", "bool_type"):
         return "expected true or false"
+    if typ == "greater_than":
+        return f"expected a number > {ctx.get('gt')}"
     if typ == "greater_than_equal":
         return f"expected a number >= {ctx.get('ge')}"
     if typ == "less_than_equal":
