@@ -445,8 +445,13 @@ def run_post_steps(store: Any, cfg: AppConfig, result: ScanResult) -> None:
     """Refresh embeddings of what the scan touched, then assign new artists to clusters."""
 
     def embeddings(refresh_embeddings: Callable[..., Any]) -> dict[str, Any]:
-        ids = set(result.track_ids) | _tracks_needing_embeddings(store, result)
-        touched = set(refresh_embeddings(store, cfg, track_ids=sorted(ids)) or ()) if ids else set()
+        ids = set(result.track_ids) | _tracks_needing_embeddings(store)
+        touched = set(
+            refresh_embeddings(
+                store, cfg, track_ids=sorted(ids), artist_ids=sorted(result.artist_ids)
+            )
+            or ()
+        )
         result.artist_ids |= touched
         return {"status": "ok", "tracks": len(ids), "artists": len(touched)}
 
@@ -474,27 +479,17 @@ def _post_step(
         result.post[name] = {"status": "failed", "error": _describe_error(exc)}
 
 
-def _tracks_needing_embeddings(store: Any, result: ScanResult) -> set[int]:
-    """Analysed tracks without a vector (e.g. left by a killed scan), plus one remaining track
-    of every artist that lost tracks (so its aggregate is recomputed)."""
+def _tracks_needing_embeddings(store: Any) -> set[int]:
+    """Analysed tracks without a vector (e.g. left by a scan that was killed before its
+    embedding step): picked up by the next scan whatever it finds changed."""
     with store.session() as ses:
-        missing = set(
+        return set(
             ses.scalars(
                 select(Track.id)
                 .outerjoin(TrackEmbedding, TrackEmbedding.track_id == Track.id)
                 .where(Track.status == "analysed", TrackEmbedding.track_id.is_(None))
             )
         )
-        if result.artist_ids:
-            for aid in sorted(result.artist_ids):
-                tid = ses.scalar(
-                    select(Track.id)
-                    .where(Track.artist_id == aid, Track.status == "analysed")
-                    .limit(1)
-                )
-                if tid is not None:
-                    missing.add(tid)
-    return missing
 
 
 class _Scanner:
@@ -1090,3 +1085,36 @@ def count_tracks(store: Any) -> dict[str, int]:
         return {
             s: n for s, n in ses.execute(select(Track.status, func.count()).group_by(Track.status))
         }
+
+
+def list_tracks(
+    store: Any, *, status: str | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Stored tracks (newest path order), as JSON-able dicts with artist/album names."""
+    q = (
+        select(Track, Artist.name, Album.title)
+        .outerjoin(Artist, Artist.id == Track.artist_id)
+        .outerjoin(Album, Album.id == Track.album_id)
+        .order_by(Track.path)
+    )
+    if status is not None:
+        q = q.where(Track.status == status)
+    if limit:
+        q = q.limit(limit)
+    with store.session() as ses:
+        return [
+            {
+                "id": t.id,
+                "path": t.path,
+                "status": t.status,
+                "title": t.title,
+                "artist": artist,
+                "album": album,
+                "format": t.format,
+                "duration_s": t.duration_s,
+                "size": t.size,
+                "last_error": t.last_error,
+                "analysed_at": t.analysed_at.isoformat() if t.analysed_at else None,
+            }
+            for t, artist, album in ses.execute(q)
+        ]
