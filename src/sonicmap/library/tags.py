@@ -630,8 +630,10 @@ def _write_mp4(f: Any, std: dict[str, list[str]], custom: dict[str, list[str]]) 
         if n in std or total in std:
             t.pop(atom, None)
             if std.get(n):
-                tot = int(std[total][0]) if std.get(total) else 0
-                t[atom] = [(int(std[n][0]), tot)]
+                vals = (std[n][0], std[total][0] if std.get(total) else "0")
+                if not all(v.isdigit() for v in vals):
+                    raise TagError(f"{n}/{total}={vals!r}: MP4 needs whole numbers")
+                t[atom] = [(int(vals[0]), int(vals[1]))]
     if "bpm" in std:
         t.pop("tmpo", None)
         if std["bpm"]:

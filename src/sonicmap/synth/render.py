@@ -54,7 +54,7 @@ _MAJOR_PROGRESSIONS = (
 )
 _MINOR_PROGRESSIONS = (
     ("i", "iv", "V", "i", "i", "VI", "iv", "V"),
-    ("i", "VI", "III", "VII", "i", "iv", "V", "i"),
+    ("i", "VI", "iv", "V", "i", "iv", "i", "V"),
     ("i", "iv", "i", "V", "i", "VI", "iv", "V"),
     ("i", "VI", "iv", "V", "i", "iv", "V", "i"),
 )
@@ -126,10 +126,16 @@ def _osc(timbre: str, f: float, n: int, sr: int) -> np.ndarray:
     if timbre == "square":
         return np.where(_phase(f, n, sr) < 0.5, 0.8, -0.8).astype(np.float32)
     if timbre in ("epiano", "bell"):
-        ratio, index, tau = (1.0, 1.8, 0.25) if timbre == "epiano" else (2.0, 3.5, 0.6)
+        # 1:1 FM (all harmonics, brightness decaying with the index); the bell adds a slowly
+        # decaying partial two octaves up.
+        index, tau = (1.8, 0.25) if timbre == "epiano" else (3.0, 0.8)
         t = np.arange(n, dtype=np.float32) / np.float32(sr)
-        mod = index * np.exp(-t / tau) * np.sin(TWO_PI * _phase(f * ratio, n, sr))
-        return np.sin(TWO_PI * _phase(f, n, sr) + mod)
+        p = _phase(f, n, sr)
+        carrier = TWO_PI * p
+        out = np.sin(carrier + index * np.exp(-t / tau) * np.sin(carrier))
+        if timbre == "bell":
+            out += 0.5 * np.sin(4 * carrier) * np.exp(-t / 0.4)
+        return out
     if timbre == "pluck":
         # modal model of a plucked string (what Karplus-Strong converges to): harmonics with
         # amplitude 1/k and decay rates growing with k.
@@ -409,6 +415,7 @@ def render(
     prog = progs[int(rng.integers(len(progs)))]
     scale = _MINOR_SCALE if minor else _MAJOR_SCALE
     tonic = style.key
+    tonic_triad = (0, 3, 7) if minor else (0, 4, 7)
     timbre = style.timbre
     swing: Callable = lambda p: _swing(p, style.swing)  # noqa: E731
 
@@ -434,7 +441,8 @@ def render(
         # ---- chords
         if style.chords:
             if timbre == "guitar":
-                voices = [root - 12, root - 5, root]  # power chord: root, fifth, octave
+                # low root + fifth (power chord) with the third on top so the mode is audible
+                voices = [root - 12, root - 5, root + ivs[1]]
                 voices = [v if v >= 40 else v + 12 for v in voices]
                 hits = [(i * 0.5, 0.45 * spb) for i in range(2 * meter)]  # palm-muted eighths
             elif sustained:
@@ -476,7 +484,11 @@ def render(
                 pos += step_beats
                 continue
             if abs(pos - round(pos)) < 1e-6:  # on the beat: nearest chord tone (tonic at bar start)
-                cands = np.nonzero([(int(m) % 12) in chord_pcs for m in pool])[0]
+                in_chord = np.array([(int(m) % 12) in chord_pcs for m in pool])
+                in_tonic = np.isin((pool - tonic) % 12, tonic_triad)
+                if rng.random() < 0.6 and np.any(in_chord & in_tonic):
+                    in_chord &= in_tonic  # lean on the tonic triad: keeps the key unambiguous
+                cands = np.nonzero(in_chord)[0]
                 if bar % 4 == 0 and pos == 0:
                     cands = np.nonzero((pool - tonic) % 12 == 0)[0]
                 near = cands[np.argsort(np.abs(cands - mel_idx))[:2]]
@@ -490,7 +502,7 @@ def render(
                 midi += 1  # leading tone over the harmonic-minor V
             dur = step_beats * (1.5 if sustained else 0.9) * spb
             vel = 1.0 if abs(pos - round(pos)) < 1e-6 else 0.8
-            mtimbre = "sine" if timbre == "pad" else timbre
+            mtimbre = {"pad": "sine", "guitar": "saw"}.get(timbre, timbre)
             place(
                 "melody",
                 bar_t + float(swing(pos)) * spb,

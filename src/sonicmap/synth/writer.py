@@ -76,7 +76,8 @@ def write_audio(
         Output file; extension one of wav, flac, mp3, ogg/oga (Vorbis), opus (resampled to
         48 kHz), m4a (AAC), aiff/aif. Parent folders are created.
     y : np.ndarray [shape=(n,) or (channels, n), float]
-        Samples in [-1, 1]; mono or stereo (values outside are clipped).
+        Samples in [-1, 1]; mono or stereo (values outside are clipped). Mono is written as
+        stereo to Ogg Vorbis when only FFmpeg's native (stereo-only) Vorbis encoder exists.
     sr : int
         Sample rate of ``y`` in Hz.
     tags : mapping, optional
@@ -105,6 +106,8 @@ def write_audio(
         raise SonicmapError("y contains NaN or infinite samples")
     container_fmt, _, sample_fmt, fixed_rate = _FORMATS[ext]
     codec = _encoder(ext)
+    if codec == "vorbis" and y.shape[0] == 1:
+        y = np.repeat(y, 2, axis=0)  # FFmpeg's native Vorbis encoder only does stereo
     channels = y.shape[0]
     layout = "stereo" if channels == 2 else "mono"
     rate = fixed_rate or int(sr)
