@@ -90,7 +90,7 @@ def create_app(
         store = open_store(url, check=False, **_engine_kwargs(url))
     app.state.config = cfg
     app.state.store = store
-    app.state.queue = queue if queue is not None else make_queue(cfg)
+    app.state.queue = queue if queue is not None else make_queue(cfg, store)
     app.state.schema_ok = False
     install_error_handlers(app)
 

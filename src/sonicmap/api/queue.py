@@ -13,11 +13,9 @@ from typing import Any, Protocol
 
 from sonicmap.api.errors import BrokerUnavailable
 from sonicmap.config import AppConfig
+from sonicmap.store.db import Store
 
 log = logging.getLogger(__name__)
-
-#: Task names the API may enqueue (the worker's task names).
-TASKS = ("scan_library", "train_gmm", "check_cluster_stability", "cleanup_old_models")
 
 
 class TaskQueue(Protocol):
@@ -63,8 +61,9 @@ class NoBrokerQueue:
 class CeleryQueue:
     """Enqueue through the worker's Celery app, with short broker timeouts (503, never a hang)."""
 
-    def __init__(self, cfg: AppConfig, *, connect_timeout_s: float = 2.0) -> None:
+    def __init__(self, cfg: AppConfig, store: Store, *, connect_timeout_s: float = 2.0) -> None:
         self.cfg = cfg
+        self.store = store
         self.connect_timeout_s = connect_timeout_s
         self._app: Any = None
 
@@ -75,7 +74,7 @@ class CeleryQueue:
         if self._app is None:
             from sonicmap.worker import app as worker_app
 
-            self._app = worker_app.get_app(self.cfg)
+            self._app = worker_app.configure_app(self.cfg)
         return self._app
 
     def _unavailable(self, exc: BaseException) -> BrokerUnavailable:
@@ -91,7 +90,10 @@ class CeleryQueue:
         try:
             with self.app.connection_for_write() as conn:
                 conn.ensure_connection(
-                    max_retries=1, interval_start=0, timeout=self.connect_timeout_s
+                    max_retries=1,
+                    interval_start=0,
+                    interval_step=0.2,
+                    timeout=self.connect_timeout_s,
                 )
         except Exception as exc:  # kombu/redis/socket errors all mean "down"
             raise self._unavailable(exc) from None
@@ -100,38 +102,51 @@ class CeleryQueue:
     # -- API ------------------------------------------------------------------------------
 
     def enqueue(self, task: str, kwargs: dict[str, Any]) -> str:
-        if task not in TASKS:
-            raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+        from sonicmap.worker import app as wa
+        from sonicmap.worker import tasks as wt
+
+        priorities = {
+            "scan_library": wa.PRIORITY_SCAN,
+            "check_cluster_stability": wa.PRIORITY_STABILITY,
+            "cleanup_old_models": wa.PRIORITY_CLEANUP,
+        }
+        if task not in priorities:
+            raise ValueError(f"unknown task {task!r}; expected one of {', '.join(priorities)}")
         self.ping()
-        from sonicmap.worker import tasks as worker_tasks
-
         try:
-            result = worker_tasks.enqueue(task, kwargs, app=self.app)
-        except Exception as exc:
-            if _is_connection_error(exc):
-                raise self._unavailable(exc) from None
-            raise
-        return str(result)
-
-    def request_training(
-        self, *, n_components: int | None, force: bool, reason: str
-    ) -> tuple[str, bool]:
-        self.ping()
-        from sonicmap.worker import tasks as worker_tasks
-
-        try:
-            out = worker_tasks.request_training(
-                n_components=n_components, force_refresh=force, reason=reason, app=self.app
+            res = getattr(wt, task).apply_async(
+                kwargs=kwargs,
+                queue=wa.TASK_QUEUES[task],
+                priority=wa.plan_to_broker(priorities[task]),
+                retry_policy=_RETRY_POLICY,
             )
         except Exception as exc:
             if _is_connection_error(exc):
                 raise self._unavailable(exc) from None
             raise
-        return str(out["task_id"]), bool(out.get("coalesced", False))
+        log.info("task queued task=%s task_id=%s", task, res.id)
+        return str(res.id)
+
+    def request_training(
+        self, *, n_components: int | None, force: bool, reason: str
+    ) -> tuple[str, bool]:
+        self.ping()
+        from sonicmap.worker import tasks as wt
+
+        try:
+            out = wt.request_training(
+                reason, n_components=n_components, force_refresh=force, store=self.store
+            )
+        except Exception as exc:
+            if _is_connection_error(exc):
+                raise self._unavailable(exc) from None
+            raise
+        return str(out["task_id"]), out.get("status") == "coalesced"
 
     def status(self, task_id: str) -> dict[str, Any]:
         from celery.result import AsyncResult
 
+        self.ping()
         res = AsyncResult(task_id, app=self.app)
         try:
             state = str(res.state)
@@ -152,6 +167,10 @@ class CeleryQueue:
         return {"state": state, "ready": ready, "result": result, "error": error}
 
 
+#: Publishing retries: one quick retry, then 503 (the broker was just pinged).
+_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+
+
 def _is_connection_error(exc: BaseException) -> bool:
     from kombu.exceptions import OperationalError
 
@@ -163,8 +182,8 @@ def _is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError | RedisConnectionError | RedisTimeout | ConnectionError)
 
 
-def make_queue(cfg: AppConfig) -> TaskQueue:
+def make_queue(cfg: AppConfig, store: Store) -> TaskQueue:
     """The queue matching the configuration: Celery with a broker, else embedded (503s)."""
     if cfg.settings.broker_url:
-        return CeleryQueue(cfg)
+        return CeleryQueue(cfg, store)
     return NoBrokerQueue()

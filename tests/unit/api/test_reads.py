@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -146,6 +147,12 @@ def test_status_drift_and_jobs(client, seeded) -> None:
     assert st["active_model"]["id"] == seeded["active_model"]
     assert st["last_training"]["task_id"] == "abc-1" and st["training_in_progress"] is False
     assert st["last_drift"]["drift"] == pytest.approx(0.05)
+    sched = {e["name"]: e for e in st["schedule"]}
+    assert set(sched) == {"periodic-gmm-refresh", "check-cluster-stability", "cleanup-old-models"}
+    refresh = sched["periodic-gmm-refresh"]
+    assert refresh["enabled"] and refresh["schedule"] == "cron sun 03:00 UTC"
+    due = datetime.fromisoformat(refresh["next_run_at"])
+    assert due > datetime.now(UTC) and due.weekday() == 6 and (due.hour, due.minute) == (3, 0)
     drift = client.get(f"{API}/gmm/drift").json()
     assert drift["total"] == 1 and drift["items"][0]["decision"] == "stable"
     jobs = client.get(f"{API}/jobs", params={"task": "train_gmm"}).json()

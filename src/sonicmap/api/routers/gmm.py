@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from sonicmap.api.deps import (
     READ_ERRORS,
@@ -219,7 +221,7 @@ def status(session: SessionDep, cfg: ConfigDep) -> GmmStatus:
         last_training=JobRunOut.model_validate(last_training) if last_training else None,
         training_in_progress=in_progress,
         last_drift=DriftOut.model_validate(drift) if drift else None,
-        schedule=scheduled_runs(cfg, datetime.now(UTC)),
+        schedule=scheduled_runs(session, cfg, datetime.now(UTC)),
     )
 
 
@@ -333,14 +335,44 @@ def drift_history(session: SessionDep, page: PageDep) -> Page[DriftOut]:
 # -- schedule ---------------------------------------------------------------------------------
 
 
-def scheduled_runs(cfg: AppConfig, now: datetime) -> list[ScheduledRun]:
-    """Next due time of each periodic task, from the beat schedule built from gmm_config.yaml."""
-    try:
-        from sonicmap.worker import schedule as worker_schedule
-    except ImportError:  # pragma: no cover - before the worker lands
-        return []
-    try:
-        return [ScheduledRun(**r) for r in worker_schedule.next_runs(cfg, now)]
-    except Exception:  # a schedule problem must not take the status page down
-        log.exception("could not compute the next scheduled runs")
-        return []
+def scheduled_runs(session: Session, cfg: AppConfig, now: datetime) -> list[ScheduledRun]:
+    """Next due time of each periodic task, from the beat schedule built from gmm_config.yaml.
+
+    Computed as beat does (:func:`sonicmap.worker.schedule.next_run_after`) from the task's last
+    recorded run (job runs), or from ``now`` when it never ran. Disabled entries are listed with
+    ``enabled: false`` and no time.
+    """
+    # worker.app first: importing worker.schedule first is a circular import.
+    import sonicmap.worker.app as wa
+
+    ws = importlib.import_module("sonicmap.worker.schedule")
+
+    tz = cfg.settings.timezone
+    beat = ws.build_beat_schedule(cfg.gmm, broker_url=wa.effective_broker_url(cfg), tz=tz)
+    periodic = cfg.gmm_clustering.periodic
+    out: list[ScheduledRun] = []
+    for name, attr, task, _prio in ws.ENTRIES:
+        sc = getattr(periodic, attr)
+        if sc.schedule == "interval":
+            desc = f"every {sc.every}"
+        else:
+            desc = f"cron {sc.day_of_week} {sc.hour:02d}:{sc.minute:02d} {tz}"
+        entry = beat.get(name)
+        next_at = None
+        if entry is not None:
+            last = session.scalar(
+                select(func.max(db.JobRun.started_at)).where(db.JobRun.task == task)
+            )
+            if last is not None and last.tzinfo is None:
+                last = last.replace(tzinfo=UTC)
+            try:
+                due = ws.next_run_after(entry["schedule"], last or now)
+                next_at = (due + timedelta(milliseconds=500)).replace(microsecond=0)
+            except Exception:  # a schedule problem must not take the status page down
+                log.exception("could not compute the next run entry=%s", name)
+        out.append(
+            ScheduledRun(
+                name=name, task=task, enabled=entry is not None, schedule=desc, next_run_at=next_at
+            )
+        )
+    return out
