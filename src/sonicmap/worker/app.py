@@ -96,6 +96,10 @@ class WorkerSettings(BaseSettings):
     scan_chunk_size: int = Field(
         25, ge=1, description="Files per analysis chunk task of a distributed scan."
     )
+    scan_analyzer: str | None = Field(
+        None,
+        description="Analyser seam 'module:function' for scans (default: sonicmap.analysis:analyze_file).",
+    )
     retry_base_s: float = Field(
         5,
         gt=0,

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from celery import Task
+from celery import Task, chord
 from celery.exceptions import Retry
 
 from sonicmap import policy
@@ -35,8 +35,10 @@ from sonicmap.pipeline import jobs, maintenance
 from sonicmap.worker.app import (
     PRIORITY_DRIFT,
     PRIORITY_REFRESH,
+    PRIORITY_SCAN,
     PRIORITY_TRAINING,
     QUEUE_MAINTENANCE,
+    QUEUE_SCAN,
     app,
     get_config,
     get_store,
@@ -434,18 +436,94 @@ def _removed_ids(res: Any) -> list[int]:
 
 @app.task(bind=True, name="scan_library")
 def scan_library(self: Task, paths: list[str] | None = None) -> dict[str, Any]:
-    """Scan the library (in this worker process) and consult the auto-queue policy."""
+    """Scan the library; the analysis is shared out to every worker in chunks.
+
+    With at most one chunk of files to analyse the scan runs right here (``completed`` with the
+    counts); otherwise a chord of ``scan_analyse_chunk`` tasks + ``scan_finish`` is published
+    and the result is ``queued`` with the ``task_id`` of ``scan_finish`` (see
+    :mod:`sonicmap.worker.distributed`).
+    """
+    from sonicmap.worker import distributed
+
     args = {"paths": paths}
+    ws = get_worker_settings()
 
     def body(store: Any) -> dict[str, Any]:
-        from sonicmap.pipeline import scan
-
-        res = scan.scan_library(
-            store, get_config(), paths=paths, jobs=1, after_scan=celery_after_scan
+        cfg = get_config()
+        todo = distributed.find_candidates(store, cfg, paths)
+        if len(todo) <= ws.scan_chunk_size:
+            return run_scan(store, paths, task_id=self.request.id)
+        parts = distributed.chunks(todo, ws.scan_chunk_size)
+        prio = self.request.delivery_info.get("priority") if self.request.delivery_info else None
+        opts = {
+            "queue": QUEUE_SCAN,
+            "priority": prio if prio is not None else plan_to_broker(PRIORITY_SCAN),
+        }
+        header = [scan_analyse_chunk.si(part).set(**opts) for part in parts]
+        finish_id = str(uuid.uuid4())
+        chord(header)(scan_finish.si(paths).set(task_id=finish_id, **opts))
+        log.info(
+            "distributed scan: %d files in %d chunks finish=%s", len(todo), len(parts), finish_id
         )
-        return {"status": "completed", **_scan_summary(res)}
+        return {"status": "queued", "task_id": finish_id, "files": len(todo), "chunks": len(parts)}
 
     return run_recorded(self, "scan_library", args, body)
+
+
+def run_scan(store: Any, paths: list[str] | None, *, task_id: str | None) -> dict[str, Any]:
+    """The scan pipeline in this worker process, with the service-mode auto-queue hook."""
+    from sonicmap.pipeline import scan
+    from sonicmap.worker import distributed
+
+    ws = get_worker_settings()
+    distributed.use_cache(store, ws.scan_analyzer)
+    try:
+        res = scan.scan_library(
+            store,
+            get_config(),
+            paths=paths,
+            jobs=1,
+            in_process=True,
+            analyzer="sonicmap.worker.distributed:cached_analyze",
+            after_scan=celery_after_scan,
+            task_id=task_id,
+        )
+    finally:
+        distributed.use_cache(None, None)
+        _best_effort(lambda: distributed.clear_cache(store))
+    out = {"status": "completed", **_scan_summary(res)}
+    post = getattr(res, "post", {}) or {}
+    if isinstance(post.get("after_scan"), dict):
+        out["auto_queue"] = post["after_scan"]
+    return out
+
+
+@app.task(bind=True, name="scan_analyse_chunk")
+def scan_analyse_chunk(self: Task, paths: list[str]) -> dict[str, Any]:
+    """Analyse a chunk of a distributed scan (any worker); ``completed`` with the node name."""
+    from sonicmap.worker import distributed
+
+    def body(store: Any) -> dict[str, Any]:
+        counts = distributed.analyse_chunk(
+            store,
+            paths,
+            max_duration_s=get_config().settings.max_analysis_seconds,
+            analyzer=get_worker_settings().scan_analyzer,
+        )
+        return {"status": "completed", "worker": self.request.hostname, **counts}
+
+    return run_recorded(self, "scan_analyse_chunk", {"files": len(paths)}, body)
+
+
+@app.task(bind=True, name="scan_finish")
+def scan_finish(self: Task, paths: list[str] | None = None) -> dict[str, Any]:
+    """Last step of a distributed scan: the scan pipeline using the parked analyses."""
+    return run_recorded(
+        self,
+        "scan_finish",
+        {"paths": paths},
+        lambda store: run_scan(store, paths, task_id=self.request.id),
+    )
 
 
 def _scan_summary(res: Any) -> dict[str, Any]:
