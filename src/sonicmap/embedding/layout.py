@@ -250,35 +250,35 @@ def _build() -> tuple[Dim, ...]:
     add("tempo_circle_cos", b, "bpm", "tempo_cos", "bpm")
     add("tempo_circle_sin", b, "bpm", "tempo_sin", "bpm")
     add("tempo_octave", b, "bpm", "tempo_octave", "bpm")
-    add("tempo_confidence", b, "bpm_confidence", "score")
     add("pulse_strength", b, "pulse_strength", "tanh", "", c=0.5, s=0.3)
-    add("onset_rate", b, "onset_rate", "tanh_log2", "onsets/s", c=3.0, s=1.5)
-    add("danceability", b, "danceability", "tanh", "", c=1.2, s=0.6)
+    add("onset_rate", b, "onset_rate", "tanh_log2", "onsets/s", c=2.5, s=1.0)
+    add("danceability_dfa", b, "dfa_danceability", "tanh", "", c=2.0, s=0.7)
+    add("syllabic_modulation", b, "speech_modulation", "tanh", "", c=0.4, s=0.25)
     # --- key & tonality (9)
     b = "key_tonality"
     add("key_fifths_cos", b, "key_index", "key_cos")
     add("key_fifths_sin", b, "key_index", "key_sin")
     add("mode", b, "mode", "mode")
-    add("key_strength", b, "key_strength", "tanh", "", c=0.6, s=0.2)
+    add("key_strength", b, "key_strength", "tanh", "", c=0.75, s=0.12)
     add("tonnetz_minor3_sin", b, "chroma", "tonnetz", circle="minor3", fn="sin")
     add("tonnetz_minor3_cos", b, "chroma", "tonnetz", circle="minor3", fn="cos")
     add("tonnetz_major3_sin", b, "chroma", "tonnetz", circle="major3", fn="sin")
     add("tonnetz_major3_cos", b, "chroma", "tonnetz", circle="major3", fn="cos")
     add("chroma_clarity", b, "chroma", "chroma_clarity", c=0.15, s=0.1)
-    # --- core features (27)
+    # --- core features (27); centres/scales: typical values of analysed music (docs/analysis.md)
     b = "core"
     add("loudness", b, "loudness_lufs", "tanh", "LUFS", c=-14.0, s=8.0)
-    add("loudness_range", b, "loudness_range_lu", "tanh", "LU", c=6.0, s=5.0)
-    add("dynamic_complexity", b, "dynamic_complexity", "tanh", "dB", c=3.0, s=3.0)
-    add("spectral_centroid", b, "spectral_centroid_hz", "tanh_log2", "Hz", c=1500.0, s=1.5)
+    add("loudness_range", b, "loudness_range_lu", "tanh", "LU", c=4.0, s=4.0)
+    add("dynamic_complexity", b, "dynamic_complexity", "tanh", "LU", c=2.0, s=2.0)
+    add("spectral_centroid", b, "spectral_centroid_hz", "tanh_log2", "Hz", c=1000.0, s=1.0)
     add(
-        "spectral_centroid_spread", b, "spectral_centroid_std_hz", "tanh_log2", "Hz", c=700.0, s=1.5
+        "spectral_centroid_spread", b, "spectral_centroid_std_hz", "tanh_log2", "Hz", c=250.0, s=1.5
     )
-    add("spectral_bandwidth", b, "spectral_bandwidth_hz", "tanh_log2", "Hz", c=1800.0, s=1.0)
-    add("spectral_rolloff", b, "spectral_rolloff_hz", "tanh_log2", "Hz", c=3500.0, s=1.5)
-    add("spectral_flatness", b, "spectral_flatness", "tanh_log10", "", c=0.02, s=1.0)
-    add("spectral_flux", b, "spectral_flux", "tanh_log2", "", c=0.1, s=2.0)
-    add("zero_crossing_rate", b, "zcr", "tanh_log2", "crossings/sample", c=0.06, s=1.5)
+    add("spectral_bandwidth", b, "spectral_bandwidth_hz", "tanh_log2", "Hz", c=900.0, s=1.0)
+    add("spectral_rolloff", b, "spectral_rolloff_hz", "tanh_log2", "Hz", c=600.0, s=1.5)
+    add("spectral_flatness", b, "spectral_flatness", "tanh_log10", "", c=0.003, s=1.0)
+    add("spectral_flux", b, "spectral_flux", "tanh_log2", "dB/frame", c=1.2, s=1.5)
+    add("zero_crossing_rate", b, "zcr", "tanh_log2", "1/sample", c=0.07, s=1.0)
     for g, name in enumerate(("low", "mid", "high")):
         add(
             f"spectral_contrast_{name}",
@@ -287,9 +287,10 @@ def _build() -> tuple[Dim, ...]:
             "band_tanh",
             "dB",
             group=g,
-            c=20.0,
+            c=27.0,
             s=8.0,
         )
+    mfcc_scale = {1: 10.0, 2: 4.0, 3: 3.0, 4: 3.0}
     for i in range(1, 11):
         add(
             f"mfcc_mean_{i}",
@@ -298,11 +299,11 @@ def _build() -> tuple[Dim, ...]:
             "item_tanh",
             "",
             item=i,
-            c=0.0,
-            s=40.0 if i == 1 else 20.0,
+            c=15.0 if i == 1 else 0.0,
+            s=mfcc_scale.get(i, 2.0),
         )
     for i in range(1, 5):
-        add(f"mfcc_std_{i}", b, "mfcc_std", "item_tanh", "", item=i, c=12.0, s=8.0)
+        add(f"mfcc_std_{i}", b, "mfcc_std", "item_tanh", "", item=i, c=3.0, s=2.0)
     # --- moods (4)
     for m in ("happy", "aggressive", "party", "relaxed"):
         add(f"mood_{m}", "moods", f"mood_{m}", "score")

@@ -91,7 +91,7 @@ def populate(store: Any, n_artists: int = 8, seed: int = 0) -> dict[str, Any]:
                         key_index=int(rng.integers(12)),
                         mfcc_mean=[0.0]
                         + [style["mfcc"] + float(rng.normal(0, 3)) for _ in range(12)],
-                        danceability=style["energy"] * 2,
+                        dfa_danceability=1.0 + style["energy"] * 2,
                         mood_party=style["energy"],
                         valence=1.0 - style["energy"],
                     )

@@ -148,7 +148,7 @@ def test_missing_inputs_are_neutral_not_zero() -> None:
         "bpm": 50.0,
         "energy": 0.0,
         "spectral_centroid_hz": 200.0,
-        "danceability": 0.0,
+        "dfa_danceability": 0.5,
         "mood_happy": 0.0,
     }
     for name, low in low_end.items():
