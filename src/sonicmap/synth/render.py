@@ -230,20 +230,18 @@ def _drum_pattern(name: str, meter: int) -> list[tuple[float, str, float]]:
         hits += [(b + 0.5, "ohat", 0.9) for b in range(meter)]
         hits += [(p, "hat", 0.5) for p in sixteenths if p % 1 in (0.25, 0.75)]
     elif name == "backbeat":
-        hits += [(0.0, "kick", 1.0), (2.5 if meter == 4 else 1.5, "kick", 0.8)]
-        if meter == 4:
-            hits += [(2.0, "kick", 0.9)]
+        hits += [(0.0, "kick", 1.0), (2.0 if meter == 4 else 1.5, "kick", 0.85)]
         hits += [(b, "snare", 1.0) for b in range(1, meter, 2)]
-        hits += [(p, "hat", 0.9 if p % 1 == 0 else 0.6) for p in eighths]
+        hits += [(p, "hat", 0.9 if p % 1 == 0 else 0.45) for p in eighths]
     elif name == "breakbeat":
         hits += [(0.0, "kick", 1.0), (1.75, "kick", 0.7), (2.5, "kick", 0.9)]
-        hits += [(1.0, "snare", 1.0), (3.0 % meter if meter == 4 else 2.0, "snare", 1.0)]
+        hits += [(1.0, "snare", 1.0), (3.0 if meter == 4 else 2.0, "snare", 1.0)]
         hits += [(2.75, "snare", 0.35)]
-        hits += [(p, "hat", 0.8 if p % 0.5 == 0 else 0.4) for p in sixteenths]
+        hits += [(p, "hat", 0.9 if p % 1 == 0 else 0.35) for p in sixteenths]
     elif name == "halftime":
-        hits += [(0.0, "kick", 1.0), (1.5, "kick", 0.6)]
-        hits += [(2.0 if meter == 4 else 1.5, "snare", 1.0)]
-        hits += [(p, "hat", 0.7) for p in eighths]
+        hits += [(0.0, "kick", 1.0), (3.0 if meter == 4 else 2.0, "kick", 0.6)]
+        hits += [(2.0 if meter == 4 else 1.0, "snare", 1.0)]
+        hits += [(p, "hat", 0.8 if p % 1 == 0 else 0.3) for p in eighths]
     elif name == "blast":
         hits += [(p, "kick", 0.85) for p in eighths]
         hits += [(b + 0.5, "snare", 0.8) for b in range(meter)]
@@ -465,10 +463,10 @@ def render(
         # ---- bass
         if style.bass:
             broot = 36 + root_pc if root_pc < 8 else 24 + root_pc  # 28-43
-            if style.drums is None or style.drums in ("four_on_floor", "blast"):
-                bhits = [(float(b), 0.85) for b in range(meter)]
+            if style.drums in ("halftime", "breakbeat") and meter == 4:
+                bhits = [(0.0, 1.8), (2.0, 1.8)]
             else:
-                bhits = [(0.0, 1.5), (meter - 1.5 if meter == 4 else 1.5, 1.0)]
+                bhits = [(float(b), 0.85) for b in range(meter)]
             for pos, dur in bhits:
                 vel = 1.0 if pos == 0 else 0.8
                 place(
