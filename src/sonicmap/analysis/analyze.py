@@ -1,0 +1,400 @@
+"""``analyze_file``: one streaming pass over a file → named descriptors, scores and their sources.
+
+Pipeline per 2 s block (memory is bounded by the block, whatever the track length):
+
+* native rate: per-channel powers per 100 ms segment (loudness) — :mod:`decode`;
+* analysis rate (11 025 Hz mono): a short STFT (512 points, hop 256, ≈ 43 frames/s) feeding the
+  onset envelope, the mel bands / MFCCs, the spectral descriptors and the K-weighting ratio; a long
+  STFT (4096 points, hop 4096) whose per-frame normalised magnitudes are summed for the chroma.
+
+Only small per-frame series are kept (onset envelope, RMS and band envelopes: ~3 floats per
+23 ms frame, capped by ``max_duration_s``) plus running sums; the tempo, key, loudness and DFA
+are computed once at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sonicmap.analysis import loudness, rhythm, spectral, tonal
+from sonicmap.analysis.decode import ANALYSIS_SR, SEGMENT_S, StreamInfo, iter_blocks
+from sonicmap.analysis.scores import compute_scores, danceability_score
+from sonicmap.errors import AnalysisError, DecodeError, TagError
+
+logger = logging.getLogger(__name__)
+
+ANALYSIS_VERSION = 1
+"""Bumped on any change of the algorithms or of the feature set."""
+
+N_FFT = 512
+HOP = 256
+FPS = ANALYSIS_SR / HOP
+"""Frames per second of the short STFT (≈ 43.07)."""
+N_FFT_LONG = 4096
+HOP_LONG = 4096
+CHROMA_FMIN = 55.0
+CHROMA_FMAX = 3500.0
+MIN_DURATION_S = 0.5
+_DESC_EVERY = 2  # spectral descriptors on every 2nd frame (means/stds only)
+_CONTRAST_EVERY = 4
+
+
+@dataclass
+class Analysis:
+    """Result of :func:`analyze_file`.
+
+    features : feature name → JSON-able value (see ``sonicmap.analysis.features.FEATURES``)
+    sources : feature name → ``"signal"`` or ``"tag:<tag name>"``
+    duration_s : s, length of the file
+    analysed_s : s, audio analysed
+    truncated : True when ``max_duration_s`` cut the analysis short
+    version : ANALYSIS_VERSION that produced it
+    """
+
+    features: dict[str, Any]
+    sources: dict[str, str]
+    duration_s: float
+    analysed_s: float
+    truncated: bool
+    version: int = ANALYSIS_VERSION
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class _Framer:
+    """Streaming framing of a 1-D signal: keeps the tail between blocks."""
+
+    def __init__(self, n_fft: int, hop: int) -> None:
+        self.n_fft, self.hop = n_fft, hop
+        self.tail = np.zeros(0, np.float32)
+        self.window = np.hanning(n_fft + 1)[:-1].astype(np.float32)
+
+    def frames(self, y: np.ndarray) -> np.ndarray:
+        buf = np.concatenate([self.tail, y]) if self.tail.size else y
+        if buf.size < self.n_fft:
+            self.tail = buf
+            return np.zeros((0, self.n_fft), np.float32)
+        n = (buf.size - self.n_fft) // self.hop + 1
+        fr = np.lib.stride_tricks.sliding_window_view(buf, self.n_fft)[:: self.hop][:n]
+        self.tail = buf[n * self.hop :].copy()
+        return fr * self.window
+
+
+class _Accumulator:
+    """Running state of one analysis."""
+
+    def __init__(self, max_frames: int) -> None:
+        self.max_frames = max_frames
+        freqs = np.fft.rfftfreq(N_FFT, 1.0 / ANALYSIS_SR)
+        self.freqs = freqs
+        self.melfb = spectral.mel_filterbank(freqs)
+        self.dct = spectral.dct_matrix()
+        self.bands = spectral.contrast_bands(freqs)
+        win = np.hanning(N_FFT + 1)[:-1]
+        c = np.full(freqs.size, 2.0)
+        c[0] = c[-1] = 1.0
+        norm = N_FFT * N_FFT * np.mean(win**2)
+        self.pvec = (c / norm).astype(np.float32)  # Σ pvec·|X|² = mean square of the frame
+        self.kvec = (c * loudness.k_power_response(freqs, ANALYSIS_SR) / norm).astype(np.float32)
+        mel_c = spectral.mel_to_hz(
+            spectral.hz_to_mel(30.0)
+            + np.arange(1, spectral.N_MELS + 1)
+            * (spectral.hz_to_mel(5000.0) - spectral.hz_to_mel(30.0))
+            / (spectral.N_MELS + 1)
+        )
+        self.speech_bands = (mel_c >= 300) & (mel_c <= 3000)
+        self.short = _Framer(N_FFT, HOP)
+        self.long = _Framer(N_FFT_LONG, HOP_LONG)
+        self.long_freqs = np.fft.rfftfreq(N_FFT_LONG, 1.0 / ANALYSIS_SR)
+        self.long_band = slice(
+            int(CHROMA_FMIN / self.long_freqs[1]) - 1, int(CHROMA_FMAX / self.long_freqs[1]) + 2
+        )
+        self.long_sum = np.zeros(self.long_band.stop - self.long_band.start)
+        self.n_long = 0
+        self.frame_index = 0
+        self.prev_mel_db: np.ndarray | None = None
+        self.onset: list[np.ndarray] = []
+        self.env: list[np.ndarray] = []
+        self.band_env: list[np.ndarray] = []
+        self.n_kept = 0
+        self.seg_pk: list[np.ndarray] = []  # per-frame (segment, K-weighted power, power)
+        self.powers: list[np.ndarray] = []
+        self.mono_powers: list[np.ndarray] = []
+        self.desc_sum: dict[str, float] = {}
+        self.desc_sq: dict[str, float] = {}
+        self.n_desc = 0
+        self.contrast_sum = np.zeros(len(self.bands))
+        self.n_contrast = 0
+        self.mfcc_sum = np.zeros(spectral.N_MFCC)
+        self.mfcc_sq = np.zeros(spectral.N_MFCC)
+        self.n_mfcc = 0
+        self.zc = 0
+        self.n_low = 0
+        self.last_low = np.float32(0.0)
+
+    def feed(self, powers: np.ndarray, mono_powers: np.ndarray, y: np.ndarray) -> None:
+        self.powers.append(powers)
+        self.mono_powers.append(mono_powers)
+        if y.size:
+            sb = np.signbit(np.concatenate([[self.last_low], y]))
+            self.zc += int(np.count_nonzero(sb[1:] != sb[:-1]))
+            self.n_low += y.size
+            self.last_low = y[-1]
+        fr = self.short.frames(y)
+        if fr.shape[0]:
+            self._short(fr)
+        fl = self.long.frames(y)
+        if fl.shape[0]:
+            mag = np.abs(np.fft.rfft(fl, axis=1))[:, self.long_band]
+            nrm = np.linalg.norm(mag, axis=1, keepdims=True)
+            self.long_sum += (mag / (nrm + 1e-3)).sum(axis=0)
+            self.n_long += fl.shape[0]
+
+    def _short(self, fr: np.ndarray) -> None:
+        X = np.fft.rfft(fr, axis=1)
+        P = (X.real * X.real + X.imag * X.imag).astype(np.float32)
+        n = P.shape[0]
+        idx = self.frame_index + np.arange(n)
+        self.frame_index += n
+        # loudness: frame centre → 100 ms segment; K-weighted and plain power of the frame
+        seg = np.floor((idx * HOP + N_FFT / 2) / (ANALYSIS_SR * SEGMENT_S)).astype(np.int64)
+        self.seg_pk.append(np.stack([seg.astype(np.float64), P @ self.kvec, P @ self.pvec]))
+        mel = P @ self.melfb
+        mel_db = 10.0 * np.log10(mel + np.float32(1e-10))
+        prev = np.concatenate(
+            [self.prev_mel_db[None, :] if self.prev_mel_db is not None else mel_db[:1], mel_db[:-1]]
+        )
+        # SuperFlux-style: compare with the max over neighbouring bands of the previous frame
+        pmax = np.maximum(prev, np.maximum(np.roll(prev, 1, axis=1), np.roll(prev, -1, axis=1)))
+        flux = np.maximum(mel_db - pmax, 0.0).mean(axis=1)
+        self.prev_mel_db = mel_db[-1]
+        if self.n_kept < self.max_frames:
+            k = min(n, self.max_frames - self.n_kept)
+            self.onset.append(flux[:k].astype(np.float32))
+            self.env.append(np.sqrt(P[:k] @ self.pvec).astype(np.float32))
+            self.band_env.append(mel[:k, self.speech_bands].sum(axis=1).astype(np.float32))
+            self.n_kept += k
+        # MFCC on every frame with energy
+        logmel = np.log(mel + np.float32(1e-10))
+        mf = (logmel @ self.dct).astype(np.float64)
+        self.mfcc_sum += mf.sum(axis=0)
+        self.mfcc_sq += (mf * mf).sum(axis=0)
+        self.n_mfcc += n
+        # spectral descriptors on a subset of frames
+        off = (-idx[0]) % _DESC_EVERY
+        Ps = P[off::_DESC_EVERY]
+        if Ps.shape[0]:
+            d = spectral.frame_descriptors(Ps, self.freqs)
+            for name, v in d.items():
+                self.desc_sum[name] = self.desc_sum.get(name, 0.0) + float(v.sum())
+                self.desc_sq[name] = self.desc_sq.get(name, 0.0) + float((v * v).sum())
+            self.n_desc += Ps.shape[0]
+        off = (-idx[0]) % _CONTRAST_EVERY
+        Pc = P[off::_CONTRAST_EVERY]
+        if Pc.shape[0]:
+            self.contrast_sum += spectral.spectral_contrast(Pc, self.bands).sum(axis=0)
+            self.n_contrast += Pc.shape[0]
+
+    # ---------------------------------------------------------------- final descriptors
+    def loudness_powers(self, native_sr: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(z, mono, low) per 100 ms segment: K-weighted channel-summed power, native mono power
+        and the mono power inside the analysis band."""
+        powers = np.concatenate(self.powers) if self.powers else np.zeros(0)
+        mono = np.concatenate(self.mono_powers) if self.mono_powers else np.zeros(0)
+        n = powers.size
+        if n == 0:
+            return powers, mono, mono
+        if self.seg_pk:
+            spk = np.concatenate(self.seg_pk, axis=1)
+            seg = spk[0].astype(np.int64)
+            ok = seg < n
+            cnt = np.bincount(seg[ok], minlength=n)[:n]
+            kw = np.bincount(seg[ok], weights=spk[1][ok], minlength=n)[:n]
+            pw = np.bincount(seg[ok], weights=spk[2][ok], minlength=n)[:n]
+            cnt = np.maximum(cnt, 1)
+            kw, pw = kw / cnt, pw / cnt
+        else:
+            kw = pw = np.zeros(n)
+        g_hi = loudness.k_plateau_gain(native_sr, ANALYSIS_SR)
+        high = np.maximum(mono - pw, 0.0)
+        k_mono = kw + g_hi * high
+        # K-weighting gain of the mix in this segment; 1 when the mix is silent
+        r = np.where(mono > 1e-12, k_mono / np.maximum(mono, 1e-30), 1.0)
+        return r * powers, mono, pw
+
+    def finish(self, native_sr: int) -> dict[str, Any]:
+        f: dict[str, Any] = {}
+        onset = np.concatenate(self.onset) if self.onset else np.zeros(0, np.float32)
+        env = np.concatenate(self.env) if self.env else np.zeros(0, np.float32)
+        bpm, conf, pulse = rhythm.estimate_tempo(onset, FPS)
+        f["bpm"] = round(bpm, 2)
+        f["bpm_confidence"] = round(conf, 4)
+        f["pulse_strength"] = round(pulse, 4)
+        f["onset_rate"] = round(rhythm.onset_rate(onset, FPS), 4)
+        dfa = rhythm.dfa_danceability(env, FPS)
+        f["dfa_danceability"] = round(dfa, 4)
+        f["danceability"] = round(danceability_score(dfa), 4) if dfa > 0 else 0.0
+        # key
+        spec = self.long_sum / max(self.n_long, 1)
+        freqs = self.long_freqs[self.long_band]
+        pf, pm = tonal.spectral_peaks(spec, freqs, fmin=CHROMA_FMIN, fmax=CHROMA_FMAX)
+        tuning = tonal.estimate_tuning(pf, pm)
+        chroma = tonal.hpcp(pf, pm, tuning=tuning)
+        key, mode, strength = tonal.estimate_key(chroma)
+        f["key"] = tonal.PITCH_CLASSES[key]
+        f["key_index"] = key
+        f["mode"] = mode
+        f["key_strength"] = round(strength, 4)
+        f["tuning_cents"] = round(100 * tuning, 2)
+        f["chroma"] = [
+            round(float(v), 5) for v in (chroma if chroma.sum() > 0 else np.full(12, 1 / 12))
+        ]
+        # loudness
+        z, mono, low = self.loudness_powers(native_sr)
+        f["loudness_lufs"] = round(loudness.gated_loudness(z), 2)
+        f["loudness_range_lu"] = round(loudness.loudness_range(z), 2)
+        f["dynamic_complexity"] = round(loudness.dynamic_complexity(z), 3)
+        rms_db = 10 * np.log10(np.maximum(mono, 1e-10)) if mono.size else np.array([-100.0])
+        f["rms_mean_db"] = round(float(rms_db.mean()), 2)
+        f["rms_std_db"] = round(float(rms_db.std()), 2)
+        # spectral
+        nd = max(self.n_desc, 1)
+
+        def mean_std(name: str) -> tuple[float, float]:
+            m = self.desc_sum.get(name, 0.0) / nd
+            v = self.desc_sq.get(name, 0.0) / nd - m * m
+            return m, math.sqrt(max(v, 0.0))
+
+        c_m, c_s = mean_std("centroid")
+        f["spectral_centroid_hz"] = round(c_m, 2)
+        f["spectral_centroid_std_hz"] = round(c_s, 2)
+        f["spectral_bandwidth_hz"] = round(mean_std("bandwidth")[0], 2)
+        f["spectral_rolloff_hz"] = round(mean_std("rolloff")[0], 2)
+        f["spectral_flatness"] = round(mean_std("flatness")[0], 5)
+        f["spectral_contrast"] = [
+            round(float(v), 3) for v in self.contrast_sum / max(self.n_contrast, 1)
+        ]
+        f["spectral_flux"] = round(float(onset.mean()) if onset.size else 0.0, 4)
+        tot = float(mono.sum())
+        f["hf_ratio"] = round(
+            float(np.clip(1.0 - low.sum() / tot, 0.0, 1.0)) if tot > 1e-12 else 0.0, 4
+        )
+        f["zcr"] = round(self.zc / max(self.n_low, 1), 5)
+        band_env = np.concatenate(self.band_env) if self.band_env else np.zeros(0)
+        f["speech_modulation"] = round(rhythm.modulation_ratio(band_env, FPS), 4)
+        nm = max(self.n_mfcc, 1)
+        mm = self.mfcc_sum / nm
+        ms = np.sqrt(np.maximum(self.mfcc_sq / nm - mm * mm, 0.0))
+        f["mfcc_mean"] = [round(float(v), 4) for v in mm]
+        f["mfcc_std"] = [round(float(v), 4) for v in ms]
+        return f
+
+
+def _finite(features: dict[str, Any]) -> dict[str, Any]:
+    """Replace any non-finite float (defensive: never return NaN) by 0."""
+    out: dict[str, Any] = {}
+    for k, v in features.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            logger.warning("non-finite feature %s replaced by 0", k)
+            v = 0.0
+        elif isinstance(v, list):
+            v = [0.0 if isinstance(x, float) and not math.isfinite(x) else x for x in v]
+        out[k] = v
+    return out
+
+
+def analyze_file(
+    path: str | Path, *, max_duration_s: float | None = 1800.0, tags: Any = None
+) -> Analysis:
+    """Decode ``path`` once (streamed) and compute every descriptor and score.
+
+    Parameters
+    ----------
+    path : audio file (MP3, FLAC, Ogg Vorbis, Opus, M4A/AAC, WAV, AIFF, … anything FFmpeg reads)
+    max_duration_s : s, analyse at most this much audio (``None``: all); ``truncated`` records it
+    tags : a ``sonicmap.library.tags.Tags`` whose ``descriptors`` are merged (see
+        :func:`sonicmap.analysis.merge.merge_tag_descriptors` for the precedence); ``None`` reads
+        them from the file when ``sonicmap.library.tags`` is available.
+
+    Raises
+    ------
+    DecodeError : not audio, empty, unreadable or undecodable.
+    AnalysisError : decoded but shorter than 0.5 s.
+    """
+    if max_duration_s is not None and not max_duration_s > 0:
+        raise AnalysisError(f"max_duration_s must be > 0 or None, got {max_duration_s!r}")
+    p = Path(path)
+    infos: list[StreamInfo] = []
+    acc: _Accumulator | None = None
+    n_native = 0
+    for block in iter_blocks(p, max_duration_s=max_duration_s, info_out=infos):
+        if acc is None:
+            cap = max_duration_s if max_duration_s is not None else 1800.0
+            acc = _Accumulator(max_frames=int(cap * FPS) + 2)
+        acc.feed(block.powers, block.mono_powers, block.mono)
+        n_native += block.n_native
+    info = infos[0]
+    assert acc is not None
+    analysed = n_native / info.sample_rate
+    if analysed < MIN_DURATION_S:
+        raise AnalysisError(
+            f"{p}: only {analysed:.3f} s of audio decoded; at least {MIN_DURATION_S} s are needed"
+        )
+    truncated = (
+        max_duration_s is not None
+        and analysed >= max_duration_s - 1.0 / info.sample_rate
+        and (info.duration_s or 0.0) > analysed + 0.5
+    )
+    duration = analysed if not truncated else float(info.duration_s or analysed)
+    features = acc.finish(info.sample_rate)
+    features = {
+        "duration_s": round(duration, 3),
+        "analysed_s": round(analysed, 3),
+        "truncated": bool(truncated),
+        **features,
+    }
+    features.update(compute_scores(features))
+    sources = {k: "signal" for k in features}
+    features = _finite(features)
+    if tags is None:
+        tags = read_tags_safely(p)
+    if tags is not None:
+        from sonicmap.analysis.merge import merge_tag_descriptors
+
+        merge_tag_descriptors(features, sources, getattr(tags, "descriptors", None) or {})
+    logger.debug(
+        "analysed path=%s duration=%.1f bpm=%s key=%s %s",
+        p,
+        duration,
+        features["bpm"],
+        features["key"],
+        features["mode"],
+    )
+    return Analysis(
+        features=features,
+        sources=sources,
+        duration_s=duration,
+        analysed_s=round(analysed, 3),
+        truncated=bool(truncated),
+        info={"sample_rate": info.sample_rate, "channels": info.channels, "codec": info.codec},
+    )
+
+
+def read_tags_safely(path: str | Path) -> Any:
+    """``sonicmap.library.tags.read_tags(path)``, or ``None`` when unavailable or unreadable."""
+    try:
+        from sonicmap.library.tags import read_tags
+    except ImportError:
+        return None
+    try:
+        return read_tags(path)
+    except TagError as exc:
+        logger.info("tags unreadable path=%s: %s", path, exc)
+        return None
+    except DecodeError:
+        return None

@@ -1,0 +1,327 @@
+"""Streaming decoder: any audio file PyAV can open → blocks at the native rate and at the analysis rate.
+
+Output contract
+---------------
+:func:`iter_blocks` yields :class:`Block` objects, each covering 2 s of audio (the last one may be
+shorter), with
+
+* ``powers`` — per 100 ms segment, the BS.1770 channel-weighted sum of the channels' mean squares
+  at the **native** rate (full bandwidth; LFE excluded, surround channels weighted 1.41);
+* ``mono_powers`` — per 100 ms segment, the mean square of the native-rate mono mix;
+* ``mono`` — the mono mix at :data:`ANALYSIS_SR` (11 025 Hz), float32, band-limited to ~4.4 kHz.
+
+Memory is bounded by the block size whatever the track length. Native rates that are an integer
+multiple of 11 025 Hz (11.025, 22.05, 44.1, 88.2, 176.4 kHz) are reduced with a polyphase FIR
+(cheap); other rates (8, 16, 32, 48, 96 kHz, Opus) go through libswresample on the mono mix.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+from scipy import signal
+
+from sonicmap.errors import DecodeError
+
+logger = logging.getLogger(__name__)
+
+ANALYSIS_SR = 11025
+"""Analysis sample rate (Hz) of the mono signal every rhythm/tonal/spectral descriptor uses."""
+
+BLOCK_S = 2
+"""Block length (s); a multiple of the 100 ms loudness segment."""
+
+SEGMENT_S = 0.1
+"""BS.1770 gating step (s): 400 ms blocks with 75 % overlap are sums of four 100 ms segments."""
+
+_DECIM_TAPS_PER_PHASE = 8
+_DECIM_CUTOFF_HZ = 4400.0
+_MAX_FRAME_ERRORS = 50
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """What the container says about the audio stream.
+
+    sample_rate : int, Hz (native)
+    channels : int
+    codec : str
+    duration_s : float | None, s (container estimate; ``None`` when unknown)
+    """
+
+    sample_rate: int
+    channels: int
+    codec: str
+    duration_s: float | None
+
+
+@dataclass
+class Block:
+    """One block of decoded audio.
+
+    powers : np.ndarray [shape=(n_seg,), float64] — channel-weighted sum of mean squares per 100 ms
+        segment at the native rate (dimensionless, full scale = 1 per channel).
+    mono_powers : np.ndarray [shape=(n_seg,), float64] — mean square of the native mono mix.
+    mono : np.ndarray [shape=(n,), float32] — mono mix at :data:`ANALYSIS_SR`.
+    n_native : int — native samples in this block.
+    """
+
+    powers: np.ndarray
+    mono_powers: np.ndarray
+    mono: np.ndarray
+    n_native: int
+
+
+def _channel_weights(layout: av.AudioLayout, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """BS.1770 loudness weights and the mono-mix weights of each channel.
+
+    Returns (loudness_w [shape=(n,)], mix_w [shape=(n,), sums to 1]).
+    """
+    names = [getattr(c, "name", "") for c in getattr(layout, "channels", ())]
+    if len(names) != n:
+        names = [""] * n
+    lw = np.ones(n)
+    for i, name in enumerate(names):
+        up = name.upper()
+        if "LFE" in up:
+            lw[i] = 0.0
+        elif up in {"BL", "BR", "SL", "SR"}:
+            lw[i] = 1.41
+    mw = (lw > 0).astype(float)
+    if mw.sum() == 0:
+        mw[:] = 1.0
+    return lw, mw / mw.sum()
+
+
+def _to_planar_float(frame: av.AudioFrame, channels: int) -> np.ndarray:
+    """Frame → float32 array [shape=(channels, n)], full scale ±1."""
+    fmt = frame.format
+    n = frame.samples
+    if fmt.name == "fltp":
+        return np.stack([np.frombuffer(p, np.float32, count=n) for p in frame.planes[:channels]])
+    arr = frame.to_ndarray()
+    if not fmt.is_planar:
+        arr = arr.reshape(-1, channels).T
+    name = fmt.name.rstrip("p")
+    if name == "s16":
+        return arr.astype(np.float32) * np.float32(1 / 32768)
+    if name == "s32":
+        return (arr * (1 / 2147483648.0)).astype(np.float32)
+    if name == "u8":
+        return (arr.astype(np.float32) - 128.0) * np.float32(1 / 128)
+    if name == "s64":
+        return (arr * (1 / 9223372036854775808.0)).astype(np.float32)
+    return arr.astype(np.float32, copy=False)
+
+
+class _Decimator:
+    """Polyphase FIR low-pass + integer decimation, streamed (state carried across blocks).
+
+    ``process(x)`` takes x [shape=(n,), float32] with n a multiple of ``factor`` and returns
+    [shape=(n // factor,), float32].
+    """
+
+    def __init__(self, factor: int, sr: int) -> None:
+        self.factor = factor
+        j = _DECIM_TAPS_PER_PHASE
+        h = signal.firwin(j * factor, _DECIM_CUTOFF_HZ, fs=sr).astype(np.float32)
+        # g[j, r] = h[j*d + d-1-r]: y[k] = sum_j X[k-j] @ g[j]
+        self._gt = np.stack([h[i * factor : (i + 1) * factor][::-1] for i in range(j)]).copy()
+        self._hist = np.zeros((j, j - 1), np.float32)
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        d = self.factor
+        if d == 1:
+            return x
+        j = _DECIM_TAPS_PER_PHASE
+        rows = x.reshape(-1, d)
+        k = rows.shape[0]
+        z = np.concatenate([self._hist, self._gt @ rows.T], axis=1)  # (J, J-1+K)
+        y = z[0, j - 1 :].copy()
+        for i in range(1, j):
+            y += z[i, j - 1 - i : j - 1 - i + k]
+        self._hist = z[:, -(j - 1) :].copy()
+        return y
+
+
+class _SwrResampler:
+    """libswresample mono → mono at ANALYSIS_SR (for rates that are not multiples of 11 025 Hz)."""
+
+    def __init__(self, sr: int) -> None:
+        self.sr = sr
+        self._r = av.AudioResampler(format="flt", layout="mono", rate=ANALYSIS_SR)
+
+    def _run(self, frame: av.AudioFrame | None) -> np.ndarray:
+        out = [f.to_ndarray().reshape(-1) for f in self._r.resample(frame)]
+        return np.concatenate(out).astype(np.float32) if out else np.zeros(0, np.float32)
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        if x.size == 0:
+            return np.zeros(0, np.float32)
+        frame = av.AudioFrame.from_ndarray(x.reshape(1, -1), format="flt", layout="mono")
+        frame.sample_rate = self.sr
+        return self._run(frame)
+
+    def flush(self) -> np.ndarray:
+        return self._run(None)
+
+
+def _segment_sums(sq: np.ndarray, sr: int) -> np.ndarray:
+    """Mean of ``sq`` [shape=(..., n)] over each complete 100 ms segment → [shape=(..., n_seg)]."""
+    seg = sr * SEGMENT_S
+    n = sq.shape[-1]
+    n_seg = int(math.floor(n / seg + 1e-9))
+    if n_seg == 0:
+        return np.zeros(sq.shape[:-1] + (0,))
+    if float(seg).is_integer():
+        s = int(seg)
+        v = sq[..., : n_seg * s].reshape(sq.shape[:-1] + (n_seg, s))
+        return v.sum(axis=-1, dtype=np.float64) / s
+    bounds = np.round(np.arange(n_seg + 1) * seg).astype(np.int64)
+    sums = np.add.reduceat(sq[..., : bounds[-1]].astype(np.float64), bounds[:-1], axis=-1)
+    return sums / np.diff(bounds)
+
+
+def probe(path: str | Path) -> StreamInfo:
+    """Open ``path`` and describe its first audio stream; raises :class:`DecodeError`."""
+    with _open(path) as container:
+        return _info(container, path)
+
+
+def _open(path: str | Path) -> av.container.InputContainer:
+    p = Path(path)
+    if not p.is_file():
+        raise DecodeError(f"{p}: no such file (expected a readable audio file)")
+    if p.stat().st_size == 0:
+        raise DecodeError(f"{p}: file is empty (0 bytes); expected an audio file")
+    try:
+        return av.open(str(p), mode="r")
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise DecodeError(f"{p}: not a decodable audio file ({reason})") from None
+
+
+def _info(container: av.container.InputContainer, path: str | Path) -> StreamInfo:
+    if not container.streams.audio:
+        raise DecodeError(f"{path}: contains no audio stream (format {container.format.name})")
+    s = container.streams.audio[0]
+    cc = s.codec_context
+    sr = int(cc.sample_rate or s.rate or 0)
+    ch = int(cc.channels or 0)
+    if sr <= 0 or ch <= 0:
+        raise DecodeError(
+            f"{path}: audio stream has sample rate {sr} Hz and {ch} channels; expected > 0"
+        )
+    dur = None
+    if s.duration is not None and s.time_base is not None:
+        dur = float(s.duration * s.time_base)
+    elif container.duration is not None:
+        dur = container.duration / 1_000_000
+    if dur is not None and (not math.isfinite(dur) or dur < 0):
+        dur = None
+    return StreamInfo(sr, ch, cc.name, dur)
+
+
+def iter_blocks(
+    path: str | Path, *, max_duration_s: float | None = None, info_out: list | None = None
+) -> Iterator[Block]:
+    """Decode ``path`` in 2 s blocks (see the module docstring).
+
+    Parameters
+    ----------
+    path : file path
+    max_duration_s : s, stop after this much audio (``None``: whole file)
+    info_out : if given, the :class:`StreamInfo` is appended to it before the first block
+
+    Raises
+    ------
+    DecodeError : the file cannot be opened, has no audio, or no audio frame decodes.
+    """
+    container = _open(path)
+    try:
+        info = _info(container, path)
+        if info_out is not None:
+            info_out.append(info)
+        yield from _decode(container, info, path, max_duration_s)
+    finally:
+        container.close()
+
+
+def _decode(container, info: StreamInfo, path, max_duration_s: float | None) -> Iterator[Block]:
+    sr, ch = info.sample_rate, info.channels
+    stream = container.streams.audio[0]
+    lw, mw = _channel_weights(stream.layout, ch)
+    lw32, mw32 = lw.astype(np.float32), mw.astype(np.float32)
+    factor = sr // ANALYSIS_SR if sr % ANALYSIS_SR == 0 else 0
+    low = _Decimator(factor, sr) if factor else _SwrResampler(sr)
+    block_len = BLOCK_S * sr
+    limit = None if max_duration_s is None else int(max_duration_s * sr)
+    buf = np.zeros((ch, block_len), np.float32)
+    fill = 0
+    total = 0
+    errors = 0
+
+    def emit(n: int, last: bool) -> Block:
+        x = buf[:, :n]
+        mono = mw32 @ x if ch > 1 else x[0].copy()
+        sq = x * x
+        powers = _segment_sums(lw32 @ sq if ch > 1 else sq[0], sr)
+        mono_powers = _segment_sums(mono * mono, sr)
+        if factor:
+            m = n - n % factor
+            y = low.process(mono[:m])
+        else:
+            y = low.process(mono)
+            if last:
+                y = np.concatenate([y, low.flush()])
+        return Block(powers, mono_powers, y, n)
+
+    frames = container.decode(stream)
+    while True:
+        try:
+            frame = next(frames)
+        except StopIteration:
+            break
+        except (av.error.FFmpegError, ValueError) as exc:
+            errors += 1
+            if errors > _MAX_FRAME_ERRORS or isinstance(exc, av.error.EOFError):
+                logger.warning("decode stopped path=%s after %d errors: %s", path, errors, exc)
+                break
+            continue
+        if frame.samples == 0:
+            continue
+        fch = len(frame.layout.channels)
+        if fch != ch:
+            raise DecodeError(
+                f"{path}: channel count changes mid-stream ({ch} → {fch}); unsupported"
+            )
+        x = _to_planar_float(frame, ch)
+        if not np.isfinite(x).all():
+            x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+        pos = 0
+        n = x.shape[1]
+        if limit is not None:
+            n = min(n, limit - total)
+        while pos < n:
+            take = min(n - pos, block_len - fill)
+            buf[:, fill : fill + take] = x[:, pos : pos + take]
+            fill += take
+            pos += take
+            if fill == block_len:
+                yield emit(fill, False)
+                fill = 0
+        total += n
+        if limit is not None and total >= limit:
+            break
+    if total == 0:
+        raise DecodeError(
+            f"{path}: no audio could be decoded (codec {info.codec}); file truncated or corrupt?"
+        )
+    if fill or not factor:
+        yield emit(fill, True)
