@@ -473,7 +473,7 @@ def render(
                     "bass",
                     bar_t + float(swing(pos)) * spb,
                     cache.bass(broot, int(dur * spb * sr)),
-                    0.42 * vel,
+                    0.3 * vel,
                 )
         # ---- melody
         pos = 0.0
