@@ -30,30 +30,21 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 
-#: Plan priorities (0..9, higher = more important).
-PRIORITY_TRAINING = 9
-PRIORITY_DRIFT = 7
-PRIORITY_REFRESH = 5
-PRIORITY_STABILITY = 3
-PRIORITY_CLEANUP = 1
-PRIORITY_SCAN = 4
-PRIORITY_DEFAULT = 5
-
-#: Queues. Short maintenance jobs never wait behind the analysis of a whole library: the scan's
-#: analysis is cut into short chunks (``scan`` queue) and maintenance messages outrank them.
-QUEUE_MAINTENANCE = "maintenance"
-QUEUE_SCAN = "scan"
-ALL_QUEUES = (QUEUE_MAINTENANCE, QUEUE_SCAN)
-
-TASK_QUEUES = {
-    "scan_library": QUEUE_SCAN,
-    "scan_analyse_chunk": QUEUE_SCAN,
-    "scan_finish": QUEUE_SCAN,
-    "train_gmm": QUEUE_MAINTENANCE,
-    "periodic_gmm_refresh": QUEUE_MAINTENANCE,
-    "check_cluster_stability": QUEUE_MAINTENANCE,
-    "cleanup_old_models": QUEUE_MAINTENANCE,
-}
+from sonicmap.worker.priorities import (  # noqa: E402,F401 - re-exported
+    ALL_QUEUES,
+    PRIORITY_CLEANUP,
+    PRIORITY_DEFAULT,
+    PRIORITY_DRIFT,
+    PRIORITY_REFRESH,
+    PRIORITY_SCAN,
+    PRIORITY_STABILITY,
+    PRIORITY_TRAINING,
+    QUEUE_MAINTENANCE,
+    QUEUE_SCAN,
+    TASK_QUEUES,
+    broker_priority,
+    is_redis_url,
+)
 
 
 class WorkerSettings(BaseSettings):
@@ -80,6 +71,9 @@ class WorkerSettings(BaseSettings):
         3 * 3600,
         gt=0,
         description="Redis: an unacknowledged task is redelivered after this (worker died).",
+    )
+    restore_interval_s: float = Field(
+        60, gt=0, description="Redis: how often a worker looks for tasks of dead workers."
     )
     lock_ttl_s: float = Field(
         90, gt=1, description="Single-flight training lock lifetime without a heartbeat."
@@ -109,20 +103,6 @@ class WorkerSettings(BaseSettings):
     result_expires_s: float = Field(
         86400, gt=0, description="How long task results stay in the result backend."
     )
-
-
-def is_redis_url(url: str) -> bool:
-    return url.startswith(("redis://", "rediss://", "redis+socket://", "sentinel://"))
-
-
-def broker_priority(plan_priority: int, broker_url: str) -> int:
-    """Map a plan priority (0..9, higher = more important) to the broker's number.
-
-    RabbitMQ (and every broker with real priority queues): unchanged. Redis: ``9 - p``, since
-    kombu's Redis transport serves the lowest number first.
-    """
-    p = max(0, min(9, int(plan_priority)))
-    return 9 - p if is_redis_url(broker_url) else p
 
 
 def effective_broker_url(cfg: AppConfig) -> str:
@@ -185,6 +165,9 @@ def build_celery_config(cfg: AppConfig, ws: WorkerSettings) -> dict[str, Any]:
             "sep": ":",
             "queue_order_strategy": "priority",
             "visibility_timeout": ws.visibility_timeout_s,
+            # sweep for messages of dead workers every restore_interval_s (kombu: 10 s x 10)
+            "unacked_restore_interval": ws.restore_interval_s,
+            "unacked_restore_throttle": 1,
             "health_check_interval": 5,
             "socket_keepalive": True,
             "retry_on_timeout": True,

@@ -25,7 +25,7 @@ from celery.schedules import crontab, schedule
 
 from sonicmap.config import DAY_NAMES, GmmConfig
 from sonicmap.config import _Schedule as ScheduleConfig
-from sonicmap.worker.app import (
+from sonicmap.worker.priorities import (
     PRIORITY_CLEANUP,
     PRIORITY_REFRESH,
     PRIORITY_STABILITY,
