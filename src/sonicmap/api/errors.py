@@ -229,6 +229,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _STATUS_CODES.get(exc.status_code, "error")
         detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 400 and "parsing the body" in detail:
+            # A malformed JSON body is a bad parameter like any other: 422 naming it.
+            return error_response(
+                422, "invalid_parameter", "body: expected a JSON object", field="body"
+            )
         if exc.status_code == 404 and detail == "Not Found":
             detail = "no such endpoint; see /docs for the API"
         return error_response(exc.status_code, code, detail, headers=getattr(exc, "headers", None))

@@ -5,12 +5,21 @@ Times are ISO 8601 with a UTC offset; ids are integers except Celery task ids (s
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
+
+
+def _assume_utc(v: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything sonicmap stores is UTC."""
+    return v.replace(tzinfo=UTC) if v.tzinfo is None else v
+
+
+#: A datetime always serialised with its UTC offset (RFC 3339 ``date-time``).
+UtcDatetime = Annotated[datetime, AfterValidator(_assume_utc)]
 
 
 class _Out(BaseModel):
@@ -88,8 +97,8 @@ class JobRunOut(_Out):
     status: str
     args: dict[str, Any] | None = None
     result: dict[str, Any] | None = None
-    started_at: datetime
-    finished_at: datetime | None
+    started_at: UtcDatetime
+    finished_at: UtcDatetime | None
 
 
 # -- scans --------------------------------------------------------------------------------------
@@ -112,8 +121,8 @@ class ScanOut(_Out):
     id: int
     status: str
     roots: list[Any]
-    started_at: datetime
-    finished_at: datetime | None
+    started_at: UtcDatetime
+    finished_at: UtcDatetime | None
     added: int
     changed: int
     removed: int
@@ -157,7 +166,7 @@ class EmbeddingInfo(BaseModel):
 
 
 class ArtistDetail(ArtistOut):
-    created_at: datetime
+    created_at: UtcDatetime
     n_albums: int
     descriptors: dict[str, float] = Field(
         description="Duration-weighted mean of each numeric scalar descriptor over the artist's "
@@ -187,7 +196,7 @@ class TrackDetail(TrackOut):
     features: dict[str, Any] | None = Field(description="Named MIR descriptors (see docs).")
     feature_sources: dict[str, Any] | None
     last_error: str | None
-    analysed_at: datetime | None
+    analysed_at: UtcDatetime | None
     has_embedding: bool
     cluster: ClusterRef | None = Field(description="The cluster of the track's artist.")
 
@@ -238,8 +247,8 @@ class ModelOut(_Out):
     trigger: str
     seed: int | None
     error: str | None
-    created_at: datetime
-    activated_at: datetime | None
+    created_at: UtcDatetime
+    activated_at: UtcDatetime | None
 
 
 class ClusterOut(BaseModel):
@@ -285,12 +294,12 @@ class ArtistCluster(BaseModel):
     label: str | None
     probability: float = Field(ge=0, le=1)
     probabilities: list[ClusterProbability] = Field(description="Every cluster, most likely first.")
-    assigned_at: datetime | None
+    assigned_at: UtcDatetime | None
 
 
 class DriftOut(_Out):
     id: int
-    checked_at: datetime
+    checked_at: UtcDatetime
     model_id: int | None
     drift: float | None
     threshold: float | None
@@ -305,7 +314,7 @@ class ScheduledRun(BaseModel):
     schedule: str = Field(
         description="Human-readable schedule, e.g. `cron sun 03:00 Europe/Berlin`."
     )
-    next_run_at: datetime | None
+    next_run_at: UtcDatetime | None
 
 
 class GmmStatus(BaseModel):
