@@ -1,5 +1,5 @@
 """Read and write tags with mutagen: MP3/WAV/AIFF (ID3), FLAC/Ogg/Opus (Vorbis comments),
-MP4/M4A (iTunes atoms incl. ``----:com.apple.iTunes:`` freeform), WMA (ASF, read only).
+MP4/M4A (iTunes atoms incl. ``----:com.apple.iTunes:`` freeform), WMA (ASF attributes).
 
 Every format is first flattened into ``raw``: lower-case Vorbis-style names (``title``,
 ``artist``, ``albumartist``, ``musicbrainz_artistid``, ``ab:hi:mood_happy:happy`` ...) mapped to
@@ -656,13 +656,54 @@ def _write_mp4(f: Any, std: dict[str, list[str]], custom: dict[str, list[str]]) 
         freeform(key, vals)
 
 
+_ASF_WRITE = {
+    "title": "Title",
+    "artist": "Author",
+    "artists": "WM/ARTISTS",
+    "album_artist": "WM/AlbumArtist",
+    "album": "WM/AlbumTitle",
+    "genres": "WM/Genre",
+    "date": "WM/Year",
+    "bpm": "WM/BeatsPerMinute",
+    "key": "WM/InitialKey",
+    "musicbrainz_trackid": "MusicBrainz/Track Id",
+    "musicbrainz_artistid": "MusicBrainz/Artist Id",
+    "musicbrainz_albumartistid": "MusicBrainz/Album Artist Id",
+    "musicbrainz_albumid": "MusicBrainz/Album Id",
+}
+
+
+def _write_asf(f: Any, std: dict[str, list[str]], custom: dict[str, list[str]]) -> None:
+    t = f.tags
+
+    def put(name: str, vals: list[str]) -> None:
+        for existing in [k for k in t.keys() if k.lower() == name.lower()]:
+            del t[existing]
+        if vals:
+            t[name] = vals
+
+    for key, name in _ASF_WRITE.items():
+        if key in std:
+            put(name, std[key])
+    for name, n, total in (
+        ("WM/TrackNumber", "track_no", "track_total"),
+        ("WM/PartOfSet", "disc_no", "disc_total"),
+    ):
+        if n in std or total in std:
+            v = _pair(std, n, total)
+            put(name, [v] if v else [])
+    for key, vals in custom.items():
+        put(key, vals)
+
+
 def write_tags(path: str | os.PathLike[str], **fields: Any) -> None:
     """Write tags to an existing audio file, replacing the fields given.
 
     Parameters
     ----------
     path : path-like
-        MP3, WAV, AIFF (ID3), FLAC, Ogg Vorbis/Opus (Vorbis comments) or MP4/M4A file.
+        MP3, WAV, AIFF (ID3), FLAC, Ogg Vorbis/Opus (Vorbis comments), MP4/M4A or WMA (ASF)
+        file.
     **fields
         ``title``, ``artist`` (str or list), ``artists`` (list), ``album_artist``, ``album``,
         ``genres`` / ``genre`` (str or list), ``date``, ``track_no`` / ``tracknumber``,
@@ -689,6 +730,8 @@ def write_tags(path: str | os.PathLike[str], **fields: Any) -> None:
     try:
         if isinstance(f, MP4):
             _write_mp4(f, std, custom)
+        elif isinstance(f, ASF):
+            _write_asf(f, std, custom)
         elif isinstance(f, WAVE | AIFF) or f.__class__.__name__ in ("MP3", "EasyMP3", "TrueAudio"):
             _write_id3(f, std, custom)
         elif (

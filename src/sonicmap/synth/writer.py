@@ -27,10 +27,18 @@ _FORMATS: dict[str, tuple[str, tuple[str, ...], str, int | None]] = {
     "m4a": ("ipod", ("aac",), "fltp", None),
     "aiff": ("aiff", ("pcm_s16be",), "s16", None),
     "aif": ("aiff", ("pcm_s16be",), "s16", None),
+    "wma": ("asf", ("wmav2",), "fltp", None),
 }
 WRITABLE_EXTENSIONS: tuple[str, ...] = tuple(_FORMATS)
 
-_DEFAULT_BITRATE = {"mp3": 128_000, "ogg": 112_000, "oga": 112_000, "opus": 64_000, "m4a": 128_000}
+_DEFAULT_BITRATE = {
+    "mp3": 128_000,
+    "ogg": 112_000,
+    "oga": 112_000,
+    "opus": 64_000,
+    "m4a": 128_000,
+    "wma": 128_000,
+}
 
 
 def _encoder(ext: str) -> str:
@@ -74,7 +82,7 @@ def write_audio(
     ----------
     path : path-like
         Output file; extension one of wav, flac, mp3, ogg/oga (Vorbis), opus (resampled to
-        48 kHz), m4a (AAC), aiff/aif. Parent folders are created.
+        48 kHz), m4a (AAC), aiff/aif, wma (WMA v2 in ASF). Parent folders are created.
     y : np.ndarray [shape=(n,) or (channels, n), float]
         Samples in [-1, 1]; mono or stereo (values outside are clipped). Mono is written as
         stereo to Ogg Vorbis when only FFmpeg's native (stereo-only) Vorbis encoder exists.
@@ -83,7 +91,8 @@ def write_audio(
     tags : mapping, optional
         Fields for :func:`sonicmap.library.tags.write_tags` (title, artist, album, ...).
     bitrate : int, optional
-        Bit rate in bit/s of lossy formats (default 128 kb/s MP3/AAC, 112 kb/s Vorbis, 64 kb/s Opus).
+        Bit rate in bit/s of lossy formats (default 128 kb/s MP3/AAC/WMA, 112 kb/s Vorbis,
+        64 kb/s Opus).
 
     Returns
     -------

@@ -15,7 +15,7 @@ from sonicmap.errors import TagError
 from sonicmap.library.tags import read_tags, write_tags
 from sonicmap.synth import write_audio
 
-FORMATS = ["mp3", "flac", "ogg", "opus", "m4a", "wav", "aiff"]
+FORMATS = ["mp3", "flac", "ogg", "opus", "m4a", "wav", "aiff", "wma"]
 MBID_ARTIST = "0383dadf-2a4e-4d10-a46a-e9e041da8eb3"
 MBID_ARTIST2 = "b10bbbfc-cf9e-42e0-be17-e2c3e1d2600d"
 MBID_ALBUM = "f5093c06-23e3-404f-aeaa-40f72885ee3a"

@@ -12,7 +12,7 @@ from sonicmap.errors import SonicmapError
 from sonicmap.library.tags import read_tags
 from sonicmap.synth import Style, available_formats, render, write_audio
 
-FORMATS = ["wav", "flac", "mp3", "ogg", "opus", "m4a", "aiff", "aif"]
+FORMATS = ["wav", "flac", "mp3", "ogg", "opus", "m4a", "aiff", "aif", "wma"]
 
 
 def decode(path: Path) -> tuple[np.ndarray, int, int]:
