@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -159,8 +158,6 @@ class VectorIndex(ABC):
     """Exact cosine k-NN over ``track`` and ``artist`` vectors of one store."""
 
     backend: str = ""
-    #: Most candidates one engine query may return (sqlite-vec caps ``k`` at 4096).
-    max_fetch: int = 4096
 
     def __init__(self, store: Any) -> None:
         self.store = store
@@ -189,7 +186,7 @@ class VectorIndex(ABC):
             raise VectorError("query vector is all zeros; cosine distance is undefined")
         excl = {int(i) for i in exclude}
         self._ensure(kind)
-        n = min(self.max_fetch, int(k) + len(excl) + _MARGIN)
+        n = int(k) + len(excl) + _MARGIN
         while True:
             ids, vecs, engine_d = self._candidates(info, kind, q, n)
             d = cosine_distances(q, vecs) if len(ids) else np.zeros(0)
@@ -205,10 +202,7 @@ class VectorIndex(ABC):
             # the engine's float32 rounding) may have been: widen and retry.
             if len(rows) == k and engine_d[-1] > rows[-1][0] + _TIE_EPS:
                 break
-            if n >= self.max_fetch:
-                log.warning("vector search hit max_fetch=%d; ties beyond it are cut", n)
-                break
-            n = min(self.max_fetch, n * 4)
+            n *= 4
         return [(i, dist) for dist, i in rows]
 
     def knn_by_id(self, kind: str, id: int, k: int) -> list[tuple[int, float]]:
@@ -327,6 +321,8 @@ def _stack(blobs: Sequence[bytes]) -> np.ndarray:
 # the OS page cache without copying them through SQLite's small page cache (measured 25-40 %
 # faster at 100k vectors). Address space only; the kernel shares and evicts the pages.
 _MMAP_BYTES = 256 * 1024 * 1024
+# sqlite-vec refuses KNN queries with k above this.
+_VEC0_MAX_K = 4096
 
 
 def _memory_map(conn: Connection) -> None:
@@ -402,15 +398,19 @@ class SqliteVecIndex(VectorIndex):
     ) -> tuple[list[int], np.ndarray, np.ndarray]:
         if n <= 0:
             return [], np.zeros((0, DIM), np.float32), np.zeros(0)
+        if n <= _VEC0_MAX_K:
+            sql = (
+                f"SELECT rowid, distance, embedding FROM {info.index} "
+                "WHERE embedding MATCH :q AND k = :n ORDER BY distance"
+            )
+        else:  # beyond vec0's k limit: the same exact distances by a plain scan
+            sql = (
+                f"SELECT rowid, vec_distance_cosine(embedding, :q) AS d, embedding "
+                f"FROM {info.index} ORDER BY d IS NULL, d LIMIT :n"
+            )
         with self.engine.connect() as conn:
             _memory_map(conn)
-            rows = conn.execute(
-                text(
-                    f"SELECT rowid, distance, embedding FROM {info.index} "
-                    "WHERE embedding MATCH :q AND k = :n ORDER BY distance"
-                ),
-                {"q": q.astype("<f4").tobytes(), "n": int(n)},
-            ).all()
+            rows = conn.execute(text(sql), {"q": q.astype("<f4").tobytes(), "n": int(n)}).all()
         ids = [int(r[0]) for r in rows]
         dist = np.array([np.nan if r[1] is None else r[1] for r in rows], dtype=np.float64)
         return ids, _stack([r[2] for r in rows]), dist
@@ -457,7 +457,6 @@ class PgVectorIndex(VectorIndex):
     """A ``vector(64)`` table per kind on PostgreSQL, searched exactly with ``<=>``."""
 
     backend = "pgvector"
-    max_fetch = 1 << 62
 
     @staticmethod
     def _ddl(info: _KindInfo) -> list[str]:
@@ -571,7 +570,6 @@ class NumpyIndex(VectorIndex):
     """
 
     backend = "numpy"
-    max_fetch = 1 << 62
 
     def __init__(self, store: Any) -> None:
         super().__init__(store)
@@ -711,7 +709,6 @@ _CLASSES: dict[str, type[VectorIndex]] = {
     "pgvector": PgVectorIndex,
     "numpy": NumpyIndex,
 }
-_cache: weakref.WeakKeyDictionary[Any, dict[str, VectorIndex]] = weakref.WeakKeyDictionary()
 _cache_lock = threading.Lock()
 
 
@@ -750,19 +747,19 @@ def resolve_backend(store: Any, backend: str = "auto") -> str:
 
 
 def open_index(store: Any, *, backend: str = "auto") -> VectorIndex:
-    """The vector index of ``store`` (one instance per store engine and backend, shared by threads).
+    """The vector index of ``store`` (one instance per store and backend, shared by threads).
 
     backend : ``auto`` (default), ``sqlite-vec``, ``pgvector`` or ``numpy``.
     """
+    # Cached on the store itself, so an index (and the vectors it may hold) lives as long as it.
     with _cache_lock:
-        per_engine = _cache.setdefault(store.engine, {})
-        if backend in per_engine:
-            return per_engine[backend]
+        cache: dict[str, VectorIndex] = store.__dict__.setdefault("_vector_indexes", {})
+        if backend in cache:
+            return cache[backend]
     name = resolve_backend(store, backend)
     with _cache_lock:
-        per_engine = _cache.setdefault(store.engine, {})
-        index = per_engine.get(name) or _CLASSES[name](store)
-        per_engine[name] = index
-        per_engine[backend] = index
+        index = cache.get(name) or _CLASSES[name](store)
+        cache[name] = index
+        cache[backend] = index
     log.debug("vector index backend=%s", name)
     return index

@@ -242,3 +242,22 @@ def test_stale_index_is_rebuilt_after_migration_round_trip(
         n = c.execute(text("SELECT count(*) FROM sqlite_master WHERE name LIKE 'vec_tracks_a%'"))
         assert n.scalar() == 3  # insert/update/delete triggers back in place
     second.dispose()
+
+
+def test_sqlite_vec_beyond_its_k_limit_scans(
+    sqlite_store: Store, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests larger than vec0's k cap (4096) fall back to an exact scan, same answers."""
+    import sonicmap.store.vectors as vectors
+
+    monkeypatch.setattr(vectors, "_VEC0_MAX_K", 16)
+    x = rng.standard_normal((120, 64)).astype(np.float32)
+    x[10] = 0.0
+    ids = add_tracks(sqlite_store, x)
+    got = open_index(sqlite_store).knn("track", x[0], 100, exclude=[1])
+    assert len(got) == 100
+    keep = [i for i in ids if i != 11]
+    assert [i for i, _ in got] == brute_force(
+        keep, x[[i - 1 for i in keep]], x[0], 100, exclude={1}
+    )
+    assert got == open_index(sqlite_store, backend="numpy").knn("track", x[0], 100, exclude=[1])
