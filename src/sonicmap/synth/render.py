@@ -5,13 +5,13 @@ The music is simple but musically plausible, so that MIR descriptors are well-po
 * an 8-bar chord loop in the key, with the tonic chord on at least three of the eight bars
   (major: I-V-vi-IV-I-IV-V-I and variants; minor: i-iv-V-i-i-VI-iv-V and variants, with the
   harmonic-minor V chord so that the mode is audible);
-* a bass line on the chord roots (on every beat when there are no drums, so the pulse stays audible);
+* a bass line on the chord roots, on every beat (on beats 1 and 3 with halftime/breakbeat drums);
 * a melody drawn from the scale, chord tones on strong beats, ``density`` notes per beat;
 * synthesized drums (pitched-sine kick, noise+tone snare, noise hi-hats) in one of several patterns,
   with optional swing of the off-beat eighths;
 * an optional speech-like layer (syllabic ~4 Hz amplitude-modulated formant buzz) and noise;
-* a global low-pass set by ``brightness``, RMS normalisation to ``loudness_db`` and a soft limiter so
-  the result never clips.
+* a low-pass set by ``brightness`` (applied to each cached note and drum sound), RMS
+  normalisation to ``loudness_db`` and a soft limiter so the result never clips.
 
 Everything is vectorised per note and the per-(timbre, pitch, length) note waveforms are cached
 within a render call, so 30 s of stereo audio takes well under 0.5 s.
@@ -106,6 +106,49 @@ def _saw(f: float, n: int, sr: int) -> np.ndarray:
     return 2.0 * _phase(f, n, sr) - 1.0
 
 
+def karplus_strong(f: float, n: int, sr: int, *, loss: float = 0.996) -> np.ndarray:
+    """Plucked string by Karplus-Strong, computed one period at a time (vectorised per period).
+
+    The delay line has an integer length ``P``; the two-tap average adds half a sample, so the
+    string sounds at ``sr / (P + 0.5)``. The result is read back with linear interpolation at the
+    rate that puts it exactly on ``f``. The initial noise burst is seeded from ``f`` (deterministic).
+
+    Parameters
+    ----------
+    f : float
+        Pitch in Hz.
+    n : int
+        Number of output samples.
+    sr : int
+        Sample rate in Hz.
+    loss : float
+        Gain per period (< 1); lower decays faster.
+
+    Returns
+    -------
+    np.ndarray [shape=(n,), float32], peak about 1.
+    """
+    period = max(2, int(sr / f))
+    rate = f * (period + 0.5) / sr  # KS samples per output sample
+    needed = int(np.ceil(n * rate)) + 2
+    n_blocks = max(2, -(-needed // period))
+    rng = np.random.default_rng(int(f * 1000) & 0xFFFFFFFF)
+    buf = np.empty(n_blocks * period, dtype=np.float32)
+    burst = rng.uniform(-1.0, 1.0, period).astype(np.float32)
+    buf[:period] = burst - burst.mean()
+    before = np.float32(0.0)  # y[s - P - 1]: the last sample of the block before the previous
+    gain = np.float32(0.5 * loss)
+    for k in range(1, n_blocks):
+        prev = buf[(k - 1) * period : k * period]
+        shifted = np.empty_like(prev)
+        shifted[0] = before
+        shifted[1:] = prev[:-1]
+        buf[k * period : (k + 1) * period] = gain * (prev + shifted)
+        before = prev[-1]
+    pos = np.arange(n, dtype=np.float64) * rate
+    return np.interp(pos, np.arange(len(buf)), buf).astype(np.float32)
+
+
 def _osc(timbre: str, f: float, n: int, sr: int) -> np.ndarray:
     """One note's raw waveform (before the envelope). Returns float32 [shape=(n,)] in about [-1, 1]."""
     if timbre == "sine":
@@ -137,15 +180,7 @@ def _osc(timbre: str, f: float, n: int, sr: int) -> np.ndarray:
             out += 0.5 * np.sin(4 * carrier) * np.exp(-t / 0.4)
         return out
     if timbre == "pluck":
-        # modal model of a plucked string (what Karplus-Strong converges to): harmonics with
-        # amplitude 1/k and decay rates growing with k.
-        t = np.arange(n, dtype=np.float32) / np.float32(sr)
-        p = _phase(f, n, sr)
-        out = np.zeros(n, dtype=np.float32)
-        kmax = int(min(12, (sr / 2.2) // f))
-        for k in range(1, kmax + 1):
-            out += np.sin(k * TWO_PI * p) * np.exp(-t * (1.5 + 2.5 * k)) / k
-        return out
+        return karplus_strong(f, n, sr)
     if timbre == "guitar":
         x = _saw(f, n, sr) + _saw(f * 1.003, n, sr)
         return np.tanh(4.0 * x) * 0.8
@@ -164,18 +199,29 @@ def _envelope(timbre: str, n: int, sr: int) -> np.ndarray:
 
 
 class _NoteCache:
-    """Memoise note waveforms within one render (loops repeat the same notes)."""
+    """Memoise note waveforms within one render (loops repeat the same notes).
 
-    def __init__(self, sr: int) -> None:
+    Each new waveform is low-passed at ``cutoff_hz`` here, once: filtering is linear, so the sum
+    of filtered notes is the filtered mix, at a fraction of the cost of filtering the whole track.
+    """
+
+    def __init__(self, sr: int, cutoff_hz: float | None) -> None:
         self.sr = sr
+        self.cutoff_hz = cutoff_hz
         self._cache: dict[tuple[str, int, int], np.ndarray] = {}
+
+    def filtered(self, w: np.ndarray) -> np.ndarray:
+        """``w`` low-passed at the brightness cutoff (unchanged when there is none)."""
+        if self.cutoff_hz is None:
+            return w.astype(np.float32)
+        return _lowpass(w, self.sr, self.cutoff_hz)
 
     def note(self, timbre: str, midi: int, n: int) -> np.ndarray:
         key = (timbre, midi, n)
         w = self._cache.get(key)
         if w is None:
-            w = (_osc(timbre, midi_to_hz(midi), n, self.sr) * _envelope(timbre, n, self.sr)).astype(
-                np.float32
+            w = self.filtered(
+                _osc(timbre, midi_to_hz(midi), n, self.sr) * _envelope(timbre, n, self.sr)
             )
             self._cache[key] = w
         return w
@@ -187,7 +233,7 @@ class _NoteCache:
             f = midi_to_hz(midi)
             p = _phase(f, n, self.sr)
             raw = np.sin(TWO_PI * p) + 0.35 * np.sin(2 * TWO_PI * p) + 0.15 * (2.0 * p - 1.0)
-            w = (raw * _envelope("saw", n, self.sr)).astype(np.float32)
+            w = self.filtered(raw * _envelope("saw", n, self.sr))
             self._cache[key] = w
         return w
 
@@ -327,7 +373,7 @@ def _speech(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
 def _lowpass(y: np.ndarray, sr: int, cutoff_hz: float) -> np.ndarray:
     """Zero-phase 2nd-order Butterworth-magnitude low-pass by FFT over the last axis."""
     n = y.shape[-1]
-    m = next_fast_len(n)
+    m = next_fast_len(n + 256)  # a little room so the filter's ringing does not wrap around
     spec = np.fft.rfft(y, m, axis=-1)
     f = np.fft.rfftfreq(m, 1.0 / sr)
     spec *= 1.0 / np.sqrt(1.0 + (f / cutoff_hz) ** 4)
@@ -385,7 +431,7 @@ def render(
     sr = int(sr)
     n = int(round(duration_s * sr))
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, style.key, int(style.bpm * 100)])
-    cache = _NoteCache(sr)
+    cache = _NoteCache(sr, brightness_cutoff_hz(style.brightness))
     spb = 60.0 / style.bpm  # [s/beat]
     meter = style.meter
     n_bars = int(np.ceil(duration_s / (spb * meter))) + 1
@@ -423,7 +469,9 @@ def render(
         (4.0, 2.0, 1.0, 0.5, 1.0 / 3.0, 0.25), key=lambda s: abs(1.0 / s - style.density)
     )
     mel_idx = int(np.argmin(np.abs(pool - (72 + tonic % 12 - 12 * (tonic % 12 > 6)))))
-    drum_sounds = _drum_sounds(sr, rng) if style.drums else {}
+    drum_sounds = (
+        {k: cache.filtered(v) for k, v in _drum_sounds(sr, rng).items()} if style.drums else {}
+    )
     pattern = _drum_pattern(style.drums, meter) if style.drums else []
     sustained = timbre in _SUSTAINED
 
@@ -525,9 +573,6 @@ def render(
         y = np.zeros((1, n), dtype=np.float32)
         for sig, _ in buses.values():
             y[0] += sig
-    cutoff = brightness_cutoff_hz(style.brightness)
-    if cutoff is not None:
-        y = _lowpass(y, sr, cutoff)
     music_rms = float(np.sqrt(np.mean(y**2))) or 1e-3
     if style.speech_like:
         voice = _speech(n, sr, rng) * np.float32(music_rms / 0.1 * 1.2)
