@@ -451,7 +451,8 @@ def scan_library(self: Task, paths: list[str] | None = None) -> dict[str, Any]:
     def body(store: Any) -> dict[str, Any]:
         cfg = get_config()
         todo = distributed.find_candidates(store, cfg, paths)
-        if len(todo) <= ws.scan_chunk_size:
+        # a chord needs a result backend (RabbitMQ without one: scan in place)
+        if len(todo) <= ws.scan_chunk_size or not app.conf.result_backend:
             return run_scan(store, paths, task_id=self.request.id)
         parts = distributed.chunks(todo, ws.scan_chunk_size)
         prio = self.request.delivery_info.get("priority") if self.request.delivery_info else None

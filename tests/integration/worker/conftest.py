@@ -153,9 +153,38 @@ class Cluster:
         queues: str = "maintenance,scan",
         pool: str = "prefork",
         wait: bool = True,
+        cli: bool = False,
         **extra: str,
     ) -> subprocess.Popen[bytes]:
-        argv = [
+        """Start a worker: ``worker_helpers.py worker`` (fault hooks), or ``sonicmap worker``."""
+        if cli:
+            argv = [
+                sys.executable,
+                "-c",
+                "from sonicmap.cli import main; main()",
+                "worker",
+                f"--hostname={name}@%h",
+                f"--concurrency={concurrency}",
+                f"--queues={queues}",
+                f"--pool={pool}",
+            ]
+        else:
+            argv = self._helper_argv(name, concurrency, queues, pool)
+        log = open(self.tmp / f"worker-{name}.log", "ab")  # noqa: SIM115
+        p = subprocess.Popen(
+            argv,
+            env=self.env(**extra),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.procs.append(p)
+        if wait:
+            self.wait_worker(name)
+        return p
+
+    def _helper_argv(self, name: str, concurrency: int, queues: str, pool: str) -> list[str]:
+        return [
             sys.executable,
             str(HERE / "worker_helpers.py"),
             "worker",
@@ -169,18 +198,6 @@ class Cluster:
             "--without-mingle",
             "--without-heartbeat",
         ]
-        log = open(self.tmp / f"worker-{name}.log", "ab")  # noqa: SIM115
-        p = subprocess.Popen(
-            argv,
-            env=self.env(**extra),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.procs.append(p)
-        if wait:
-            self.wait_worker(name)
-        return p
 
     def wait_worker(self, name: str, timeout: float = 40) -> None:
         from sonicmap.worker.app import app
@@ -225,9 +242,9 @@ class Cluster:
             p.wait(timeout=10)
 
     def stop_all(self) -> None:
-        for p in self.procs:
+        for p in self.procs:  # the test is over: no need for a warm shutdown
             if p.poll() is None:
-                self.kill(p, signal.SIGTERM)
+                self.kill(p, signal.SIGKILL)
         self.procs.clear()
 
     # -- observations ----------------------------------------------------------------------

@@ -154,22 +154,24 @@ def fake_analyze(
 
 
 def _patched_worker(argv: list[str]) -> None:
+    """Celery worker whose GMM fit first sleeps ``SONICMAP_TEST_TRAIN_DELAY_S`` (after touching
+    ``SONICMAP_TEST_TRAIN_MARKER``), so a test can kill it in the middle of a real training."""
     delay = float(os.environ.get("SONICMAP_TEST_TRAIN_DELAY_S", "0"))
     from sonicmap.worker.app import app
 
     if delay > 0:
-        from sonicmap.pipeline import clustering
+        from sonicmap.clustering.gmm import ArtistGmm
 
-        real = clustering.train
+        real_fit = ArtistGmm.fit
 
-        def slow_train(*a: Any, **kw: Any) -> Any:
+        def slow_fit(self: Any, *a: Any, **kw: Any) -> Any:
             marker = os.environ.get("SONICMAP_TEST_TRAIN_MARKER")
             if marker:
                 Path(marker).write_text(str(os.getpid()))
             time.sleep(delay)
-            return real(*a, **kw)
+            return real_fit(self, *a, **kw)
 
-        clustering.train = slow_train
+        ArtistGmm.fit = slow_fit  # type: ignore[method-assign]
     app.worker_main(argv)
 
 
