@@ -7,6 +7,7 @@ import pytest
 
 from sonicmap.errors import SonicmapError
 from sonicmap.synth import DRUMS, TIMBRES, Style, demo_styles, render
+from sonicmap.synth.render import karplus_strong
 
 SR = 22050
 
@@ -181,3 +182,28 @@ def test_demo_styles_are_distinct_and_deterministic() -> None:
     assert len({s.key for s in styles}) == 12
     assert any(s.drums is None for s in styles) and any(s.speech_like for s in styles)
     assert len(demo_styles(45)) == 45
+
+
+@pytest.mark.parametrize("freq", [82.41, 220.0, 659.26, 1046.5])
+@pytest.mark.parametrize("sr", [22050, 44100])
+def test_karplus_strong_is_in_tune_and_decays(freq: float, sr: int) -> None:
+    y = karplus_strong(freq, 2 * sr, sr)
+    spec = np.abs(np.fft.rfft(y * np.hanning(len(y))))
+    f = np.fft.rfftfreq(len(y), 1 / sr)
+    low = f < 1.5 * freq  # the fundamental is the strongest partial below 1.5 f0
+    peak = f[low][np.argmax(spec[low])]
+    assert abs(1200 * np.log2(peak / freq)) < 10  # cents
+    assert np.abs(y[-sr // 10 :]).max() < 0.5 * np.abs(y[: sr // 10]).max()
+
+
+@pytest.mark.parametrize("duration_s", [0.01, 0.3])
+@pytest.mark.parametrize("sr", [8000, 96000])
+def test_extremes_stay_finite_and_safe(duration_s: float, sr: int) -> None:
+    for style in (
+        Style(bpm=300, density=8, timbre="pluck", speech_like=True, noise=1.0),
+        Style(bpm=30, density=0.125, timbre="pad", drums=None, bass=False, chords=False),
+    ):
+        y = render(style, duration_s=duration_s, sr=sr)
+        assert y.shape == (2, int(round(duration_s * sr)))
+        assert np.all(np.isfinite(y)) and np.max(np.abs(y)) <= 0.99
+        assert np.sqrt(np.mean(y**2)) > 0
