@@ -39,6 +39,13 @@ PG_ADMIN_URL = os.environ.get(
     "SONICMAP_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 SECTION = "## Vector search (`bench/vectors.py`)"
+NOTES = """Notes: "same top-10" compares every query's ids with the baseline's. pgvector's exact \
+search is a sequential scan computing `<=>` row by row inside PostgreSQL (`EXPLAIN ANALYZE` shows \
+the scan is most of its time, parallel workers or not), so it is the slowest exact backend; the \
+numpy backend answers from memory (einsum, one thread) and pays one primary-key read per query to \
+notice changes. Absolute times swing several-fold with the load of this shared machine (a run at \
+load average 8-10, before the SQLite file was memory-mapped, measured sqlite-vec at 23 ms p50 at \
+100k); compare rows of the same run."""
 
 
 def fill(url: str, x: np.ndarray) -> tuple[Store, float]:
@@ -230,6 +237,8 @@ def main() -> None:
             table(rows),
             "",
             verdict,
+            "",
+            NOTES,
         ]
     )
     print(body)
