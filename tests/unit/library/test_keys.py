@@ -45,22 +45,19 @@ def test_note_names_in_every_spelling(pc: int, mode: str) -> None:
         assert parse_key(s) == (pc, mode), s
 
 
-@pytest.mark.parametrize(("code", "name"), sorted(CAMELOT.items()))
-def test_camelot(code: str, name: str) -> None:
+WHEELS = [(code, name, camelot) for code, name in sorted(CAMELOT.items())] + [
+    (code, name, open_key) for code, name in sorted(OPEN_KEY.items())
+]
+
+
+@pytest.mark.parametrize(("code", "name", "formatter"), WHEELS)
+def test_camelot_and_open_key(code: str, name: str, formatter) -> None:
     expected = parse_key(name)
     assert expected is not None
     assert parse_key(code) == expected
     assert parse_key(code.lower()) == expected
-    assert camelot(*expected) == code
-
-
-@pytest.mark.parametrize(("code", "name"), sorted(OPEN_KEY.items()))
-def test_open_key(code: str, name: str) -> None:
-    expected = parse_key(name)
-    assert expected is not None
-    assert parse_key(code) == expected
     assert parse_key(code.upper()) == expected
-    assert open_key(*expected) == code
+    assert formatter(*expected) == code
 
 
 def test_wheels_cover_all_24_keys_once() -> None:
