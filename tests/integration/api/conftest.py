@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
+
+# The shared API test helpers (``apitest``) live beside the unit tests.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "api"))
 
 REDIS_BASE = os.environ.get("SONICMAP_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 COUNTER_KEY = "sonicmap:test:redis-db-counter"
@@ -44,3 +49,27 @@ def redis_url() -> str:
     if not redis_available():
         pytest.skip(f"Redis is not reachable at {REDIS_BASE}")
     return allocate_redis_db()
+
+
+def _root_conftest():  # noqa: ANN202 - the module tests/conftest.py
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "conftest.py"
+    spec = importlib.util.spec_from_file_location("sonicmap_tests_root_conftest", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def pg_url():  # noqa: ANN201
+    """A fresh database on the machine's PostgreSQL (dropped afterwards)."""
+    root = _root_conftest()
+    if not root.pg_available():
+        pytest.skip("PostgreSQL is not reachable")
+    url = root.create_pg_database()
+    try:
+        yield url
+    finally:
+        root.drop_pg_database(url)

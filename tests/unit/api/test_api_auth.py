@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.unit.api.conftest import API, KEY
+from apitest import API, KEY
 
 # (method, path, json body) for every mutating endpoint; the last test checks this list is complete.
 MUTATING: list[tuple[str, str, Any]] = [

@@ -5,8 +5,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from apitest import API, KEY, make_config
 from sqlalchemy import select
-from tests.unit.api.conftest import API, KEY, make_config
 
 from sonicmap.api import create_app
 from sonicmap.store import schema as db

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from apitest import KEY, FakeQueue, make_config, seed
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
@@ -21,7 +22,6 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from tests.unit.api.conftest import KEY, FakeQueue, make_config, seed
 
 from sonicmap.api import create_app
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import redis
+from apitest import API, KEY, make_config
 from fastapi.testclient import TestClient
-from tests.unit.api.conftest import API, KEY, make_config
 
 from sonicmap.api import create_app
 from sonicmap.store.db import Store

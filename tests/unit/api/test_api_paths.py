@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.unit.api.conftest import API, KEY
+from apitest import API, KEY
 
 from sonicmap.api.paths import confine_scan_path
 from sonicmap.errors import PathNotAllowedError

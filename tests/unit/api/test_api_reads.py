@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from tests.unit.api.conftest import API
+from apitest import API
 
 
 @pytest.fixture
