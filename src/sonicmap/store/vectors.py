@@ -453,6 +453,13 @@ $fn$
 """
 
 
+def _pg_trigger_exists(conn: Connection, name: str) -> bool:
+    found = conn.execute(
+        text("SELECT count(*) FROM pg_trigger WHERE tgname = :n AND NOT tgisinternal"), {"n": name}
+    ).scalar()
+    return bool(found)
+
+
 class PgVectorIndex(VectorIndex):
     """A ``vector(64)`` table per kind on PostgreSQL, searched exactly with ``<=>``."""
 
@@ -476,7 +483,9 @@ class PgVectorIndex(VectorIndex):
               END IF;
               RETURN NULL;
             END $fn$""",
-            f"CREATE OR REPLACE TRIGGER {ix}_sync AFTER INSERT OR DELETE OR UPDATE OF vector, {c} "
+            # (DROP + CREATE rather than CREATE OR REPLACE TRIGGER: PostgreSQL < 14 lacks it)
+            f"DROP TRIGGER IF EXISTS {ix}_sync ON {t}",
+            f"CREATE TRIGGER {ix}_sync AFTER INSERT OR DELETE OR UPDATE OF vector, {c} "
             f"ON {t} FOR EACH ROW EXECUTE FUNCTION {ix}_sync()",
         ]
 
@@ -485,11 +494,7 @@ class PgVectorIndex(VectorIndex):
         with self.engine.begin() as conn:
             conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": info.index})
             has_table = conn.execute(text("SELECT to_regclass(:t)"), {"t": info.index}).scalar()
-            has_trigger = conn.execute(
-                text("SELECT count(*) FROM pg_trigger WHERE tgname = :n AND NOT tgisinternal"),
-                {"n": f"{info.index}_sync"},
-            ).scalar()
-            installed = bool(has_table) and bool(has_trigger)
+            installed = bool(has_table) and _pg_trigger_exists(conn, f"{info.index}_sync")
             if self._stale(conn, kind, installed=installed, rows_table=info.index):
                 self._fill(conn, info)
 
@@ -596,6 +601,8 @@ class NumpyIndex(VectorIndex):
         with self.engine.begin() as conn:
             if self._pg:
                 conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": name})
+                if _pg_trigger_exists(conn, name):
+                    return  # no DDL (and no table lock) when another process installed it
                 conn.execute(
                     text(
                         f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql "
@@ -604,7 +611,7 @@ class NumpyIndex(VectorIndex):
                 )
                 conn.execute(
                     text(
-                        f"CREATE OR REPLACE TRIGGER {name} AFTER INSERT OR UPDATE OR DELETE OR "
+                        f"CREATE TRIGGER {name} AFTER INSERT OR UPDATE OR DELETE OR "
                         f"TRUNCATE ON {info.table} FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
                     )
                 )
