@@ -37,8 +37,8 @@ CHECKS = [
 ]
 
 
-def _fake_similar(store: Any, seed_id: int, k: int, **_: Any) -> list[tuple[int, float]]:
-    return [(seed_id + 1, 0.75)][:k]
+def _fake_similar(store: Any, seed_id: int, k: int, **_: Any) -> list[dict[str, Any]]:
+    return [{"id": seed_id + 1, "name": "n", "path": "/m/x.flac", "title": None, "score": 0.75}][:k]
 
 
 def _app(mode: str, sqlite_store: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:

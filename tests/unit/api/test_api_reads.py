@@ -175,9 +175,12 @@ def test_similar_artists_uses_the_pipeline(client, seeded, monkeypatch) -> None:
 
     class FakePipeline:
         @staticmethod
-        def similar_artists(store, artist_id, k):  # noqa: ANN001, ANN205
+        def similar_artists(store, artist_id, k, membership_weight):  # noqa: ANN001, ANN205
             calls.append((artist_id, k))
-            return [{"id": seeded["artists"][2], "score": 0.9}, (seeded["artists"][3], 0.5)]
+            return [
+                {"id": seeded["artists"][2], "name": "Artist 2", "score": 0.9, "distance": 0.2},
+                {"id": seeded["artists"][3], "name": "Artist 3", "score": 0.5, "distance": 1.0},
+            ]
 
     monkeypatch.setattr(similar, "_pipeline", lambda: FakePipeline)
     aid = seeded["artists"][0]

@@ -112,6 +112,14 @@ def similar_artists(
     store: StoreDep,
     artist_id: ArtistId,
     limit: Annotated[int, Query(ge=1, le=100, description="Number of artists.")] = 10,
+    membership_weight: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=1,
+            description="Blend in the overlap of GMM cluster memberships (0 = pure cosine).",
+        ),
+    ] = 0.0,
 ) -> SimilarArtists:
     """Artists that sound most alike (cosine on 64-D artist vectors), best first, seed excluded."""
     _artist_or_404(session, artist_id)
@@ -122,7 +130,7 @@ def similar_artists(
             f"artist {artist_id} has no embedding yet (none of its tracks is analysed); run a scan",
         )
     session.rollback()  # release the read snapshot before the search opens its own
-    items = similar.similar_artists(store, session, artist_id, limit)
+    items = similar.similar_artists(store, artist_id, limit, membership_weight=membership_weight)
     return SimilarArtists(seed=artist_id, items=items)
 
 

@@ -142,7 +142,6 @@ def similar_tracks(
     session.rollback()
     items = similar.similar_tracks(
         store,
-        session,
         track_id,
         limit,
         max_per_artist=max_per_artist,
