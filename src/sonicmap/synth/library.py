@@ -349,6 +349,13 @@ class GeneratedTrack:
     artist_index: int
     musicbrainz_artistid: str | None = None
 
+    def to_dict(self) -> dict:
+        """JSON-able ground truth (``path`` as a string, ``style`` as a dict)."""
+        d = {f: getattr(self, f) for f in self.__dataclass_fields__}
+        d["path"] = str(self.path)
+        d["style"] = self.style.to_dict()
+        return d
+
 
 def demo_styles(n: int, *, seed: int = 0) -> list[Style]:
     """``n`` clearly distinct styles (genre presets spread over tempo, key/mode, timbre, drums,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,8 @@ def test_layout_tags_and_ground_truth(tmp_path: Path) -> None:
         assert len({t.seed for t in ts}) == len(ts)
     va = [t for t in tracks if t.album_artist == "Various Artists"]
     assert len(va) == 3 and len({t.artist for t in va}) == 3
+    truth = json.loads(json.dumps([t.to_dict() for t in tracks]))
+    assert truth[0]["style"]["bpm"] == tracks[0].bpm and truth[0]["path"] == str(tracks[0].path)
     assert all(t.path.relative_to(tmp_path).parts[0] == "Various Artists" for t in va)
     assert len({t.album for t in tracks if t.album_artist != "Various Artists"}) == 6
 
