@@ -21,7 +21,7 @@ change counter (``app_state`` key ``vector_index.<kind>``, bumped by triggers) m
 
 Results are identical on every backend: each backend proposes candidates, which are re-ranked by
 the cosine distance computed in float64 from the stored float32 vectors, ties broken by id; the
-candidate set is widened until it provably holds the true top k.
+candidate set is widened until it holds the true top k (engines round far below the margin).
 """
 
 from __future__ import annotations
