@@ -141,6 +141,14 @@ def genre_shares(genres: Sequence[str] | str | None) -> np.ndarray | None:
     return None if s is None else np.asarray(s, dtype=np.float64)
 
 
+def _combo_key(g: Any) -> tuple[str, ...]:
+    if isinstance(g, str):
+        return (g,)
+    if isinstance(g, Iterable):
+        return tuple(x for x in g if isinstance(x, str))
+    return ()
+
+
 def genre_matrix(genres: Sequence[Sequence[str] | str | None]) -> np.ndarray:
     """Encoded genre block for many tracks: shares − 1/12, or 0 for tracks with no known genre.
 
@@ -150,20 +158,23 @@ def genre_matrix(genres: Sequence[Sequence[str] | str | None]) -> np.ndarray:
     """
     n_par = len(GENRE_PARENTS)
     uniform = 1.0 / n_par
-    combos: dict[Any, int] = {}
+    keys: list[Any]
+    try:  # fast path: every entry a list/tuple of strings; one row per distinct combination
+        if str in set(map(type, genres)):
+            raise TypeError("plain string")
+        keys = list(map(tuple, genres))
+        combos = dict.fromkeys(keys)
+    except TypeError:  # None, a plain string, or something odd somewhere
+        keys = [_combo_key(g) for g in genres]
+        combos = dict.fromkeys(keys)
     rows: list[tuple[float, ...]] = [(uniform,) * n_par]
-    idx = np.empty(len(genres), dtype=np.intp)
-    for i, g in enumerate(genres):
-        key = g if isinstance(g, str) or g is None else tuple(g)
-        j = combos.get(key)
-        if j is None:
-            s = _shares(tuple(split_tags(g)))
-            if s is None:
-                j = 0
-            else:
-                j = len(rows)
-                rows.append(s)
-            combos[key] = j
-        idx[i] = j
+    for key in combos:
+        s = _shares(tuple(split_tags(key)))
+        if s is None:
+            combos[key] = 0
+        else:
+            combos[key] = len(rows)
+            rows.append(s)
+    idx = np.fromiter(map(combos.__getitem__, keys), dtype=np.intp, count=len(keys))
     table = np.asarray(rows, dtype=np.float64) - uniform
     return table[idx]

@@ -65,10 +65,12 @@ BLOCK_TITLES: dict[str, str] = {
 
 DEFAULT_WEIGHTS: dict[str, float] = {
     "tempo_rhythm": 1.0,
-    "key_tonality": 0.5,
-    "core": 1.3,
-    "moods": 0.8,
-    "scores": 0.8,
+    "key_tonality": 0.8,
+    "core": 1.2,
+    # moods and scores are formulas over descriptors already in the vector: a smaller weight keeps
+    # them from counting the same evidence twice
+    "moods": 0.5,
+    "scores": 0.5,
     "genre": 0.7,
 }
 """Default per-block weights (the block's share of the vector norm before L2 normalisation)."""
@@ -250,7 +252,7 @@ def _build() -> tuple[Dim, ...]:
     add("tempo_circle_cos", b, "bpm", "tempo_cos", "bpm")
     add("tempo_circle_sin", b, "bpm", "tempo_sin", "bpm")
     add("tempo_octave", b, "bpm", "tempo_octave", "bpm")
-    add("pulse_strength", b, "pulse_strength", "tanh", "", c=0.5, s=0.3)
+    add("pulse_strength", b, "pulse_strength", "tanh", "", c=0.5, s=0.4)
     add("onset_rate", b, "onset_rate", "tanh_log2", "onsets/s", c=2.5, s=1.0)
     add("danceability_dfa", b, "dfa_danceability", "tanh", "", c=2.0, s=0.7)
     add("syllabic_modulation", b, "speech_modulation", "tanh", "", c=0.4, s=0.25)
@@ -259,7 +261,7 @@ def _build() -> tuple[Dim, ...]:
     add("key_fifths_cos", b, "key_index", "key_cos")
     add("key_fifths_sin", b, "key_index", "key_sin")
     add("mode", b, "mode", "mode")
-    add("key_strength", b, "key_strength", "tanh", "", c=0.75, s=0.12)
+    add("key_strength", b, "key_strength", "tanh", "", c=0.75, s=0.2)
     add("tonnetz_minor3_sin", b, "chroma", "tonnetz", circle="minor3", fn="sin")
     add("tonnetz_minor3_cos", b, "chroma", "tonnetz", circle="minor3", fn="cos")
     add("tonnetz_major3_sin", b, "chroma", "tonnetz", circle="major3", fn="sin")

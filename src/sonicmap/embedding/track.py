@@ -73,6 +73,26 @@ def _to_float(v: Any) -> float:
     return x if math.isfinite(x) else math.nan
 
 
+def _mode_column(features: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """Mode as +0.5 (major) / -0.5 (minor) / 0.0 (missing or unknown).
+
+    Returns
+    -------
+    np.ndarray [shape=(n,), float64]
+    """
+    try:
+        out = np.array(
+            list(map(_MODE_VALUE.get, map(itemgetter("mode"), features))), dtype=np.float64
+        )
+    except (KeyError, TypeError):  # a missing key or an unhashable value
+        out = np.full(len(features), np.nan)
+    for i in np.flatnonzero(np.isnan(out)):  # tolerant path: "Minor", " major ", missing
+        m = features[i].get("mode")
+        v = _MODE_VALUE.get(m.strip().lower()) if isinstance(m, str) else None
+        out[i] = np.nan if v is None else v
+    return out
+
+
 def _scalar_columns(features: Sequence[Mapping[str, Any]], names: Sequence[str]) -> np.ndarray:
     """Columns of scalar descriptors. NaN where missing or malformed.
 
@@ -177,41 +197,39 @@ def encode_tracks(
         raise SonicmapError(
             f"embed: got {n} feature dicts but {len(genres)} genre lists; expected one per track"
         )
-    out = np.zeros((n, DIM), dtype=np.float64)
     if n == 0:
-        return out
-    S = _scalar_columns(features, _SCALAR_NAMES)
+        return np.zeros((0, DIM), dtype=np.float64)
+    # built dimension-major (each dimension a contiguous row), returned transposed
+    out = np.zeros((DIM, n), dtype=np.float64)
+    S = _scalar_columns(features, _SCALAR_NAMES).T.copy()
 
     for d in _GENERIC:
-        out[:, d.index] = _generic(d, S[:, _COL[d.source]])
+        out[d.index] = _generic(d, S[_COL[d.source]])
 
     # tempo on the octave circle
-    bpm = S[:, _COL["bpm"]]
+    bpm = S[_COL["bpm"]]
     with np.errstate(invalid="ignore", divide="ignore"):
         octv = np.log2(np.where(bpm > 0, bpm, np.nan) / TEMPO_REF_BPM)
     ang = _TWO_PI * octv
     by_kind = {d.kind: d.index for d in LAYOUT}
-    out[:, by_kind["tempo_cos"]] = np.cos(ang)
-    out[:, by_kind["tempo_sin"]] = np.sin(ang)
-    out[:, by_kind["tempo_octave"]] = TEMPO_OCTAVE_WEIGHT * np.tanh(octv)
+    out[by_kind["tempo_cos"]] = np.cos(ang)
+    out[by_kind["tempo_sin"]] = np.sin(ang)
+    out[by_kind["tempo_octave"]] = TEMPO_OCTAVE_WEIGHT * np.tanh(octv)
 
     # key on the circle of fifths (minor keys at their relative major) + mode
-    key = S[:, _COL["key_index"]]
+    key = S[_COL["key_index"]]
     bad = ~((key >= 0) & (key < 12) & (key == np.round(key)))
     if bad.any():
         names = [features[i].get("key") for i in np.flatnonzero(bad)]
         key[bad] = [key_index_of(k) for k in names]
-    mode_col = [f.get("mode") for f in features]
-    mode = np.array(
-        [_MODE_VALUE.get(m.lower() if isinstance(m, str) else m, 0.0) for m in mode_col]
-    )
+    mode = _mode_column(features)
     # angle of the major reading (q = 7·key) and of the minor reading (relative major, key + 3)
     a_major = _TWO_PI * np.mod(7.0 * key, 12.0) / 12.0
     a_minor = _TWO_PI * np.mod(7.0 * (key + 3.0), 12.0) / 12.0
     w_major = np.where(mode > 0, 1.0, np.where(mode < 0, 0.0, 0.5))  # unknown mode: both halves
-    out[:, by_kind["key_cos"]] = w_major * np.cos(a_major) + (1 - w_major) * np.cos(a_minor)
-    out[:, by_kind["key_sin"]] = w_major * np.sin(a_major) + (1 - w_major) * np.sin(a_minor)
-    out[:, by_kind["mode"]] = mode
+    out[by_kind["key_cos"]] = w_major * np.cos(a_major) + (1 - w_major) * np.cos(a_minor)
+    out[by_kind["key_sin"]] = w_major * np.sin(a_major) + (1 - w_major) * np.sin(a_minor)
+    out[by_kind["mode"]] = mode
 
     # chroma: tonal centroid on the circles of thirds, and clarity (1 − normalised entropy)
     chroma = _list_column(features, "chroma", 12)
@@ -224,12 +242,12 @@ def encode_tracks(
         if d.kind == "tonnetz":
             step, radius = TONNETZ_CIRCLES[d.params["circle"]]
             fn = np.sin if d.params["fn"] == "sin" else np.cos
-            out[:, d.index] = np.tanh(TONNETZ_GAIN * (c @ fn(pcs * step)) / radius)
+            out[d.index] = np.tanh(TONNETZ_GAIN * (c @ fn(pcs * step)) / radius)
         elif d.kind == "chroma_clarity":
             with np.errstate(invalid="ignore", divide="ignore"):
                 h = -np.nansum(np.where(c > 0, c * np.log(c), 0.0), axis=1) / _LOG12
             h = np.where(ok, h, np.nan)
-            out[:, d.index] = np.tanh((1.0 - h - d.params["c"]) / d.params["s"])
+            out[d.index] = np.tanh((1.0 - h - d.params["c"]) / d.params["s"])
 
     # list descriptors: single items and band groups
     lists: dict[str, np.ndarray] = {}
@@ -240,7 +258,7 @@ def encode_tracks(
                 arr = lists[d.source] = _list_column(features, d.source, None)
             i = d.params["item"]
             x = arr[:, i] if arr.shape[1] > i else np.full(n, np.nan)
-            out[:, d.index] = np.tanh((x - d.params["c"]) / d.params["s"])
+            out[d.index] = np.tanh((x - d.params["c"]) / d.params["s"])
         elif d.kind == "band_tanh":
             arr = lists.get(d.source)
             if arr is None:
@@ -249,15 +267,15 @@ def encode_tracks(
             g = groups[d.params["group"]]
             with np.errstate(invalid="ignore"):
                 x = arr[:, g].mean(axis=1) if len(g) else np.full(n, np.nan)
-            out[:, d.index] = np.tanh((x - d.params["c"]) / d.params["s"])
+            out[d.index] = np.tanh((x - d.params["c"]) / d.params["s"])
 
     # genre block
     gsl = BLOCK_SLICES["genre"]
     if genres is not None:
-        out[:, gsl] = genre_matrix(genres)
+        out[gsl] = genre_matrix(genres).T
 
-    np.nan_to_num(out, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-    return out
+    out[np.isnan(out)] = 0.0  # missing → neutral (every formula is bounded, so no inf)
+    return out.T
 
 
 def embed_tracks(
