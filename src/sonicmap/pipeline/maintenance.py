@@ -18,7 +18,7 @@ from sqlalchemy import func, or_, select
 
 from sonicmap.policy import LibraryStats, as_utc
 from sonicmap.store.db import Store
-from sonicmap.store.schema import ArtistEmbedding, GmmModel, ScanSession, Track
+from sonicmap.store.schema import ArtistEmbedding, DriftCheck, GmmModel, ScanSession, Track
 
 log = logging.getLogger(__name__)
 
@@ -77,3 +77,22 @@ def model_records(store: Store) -> list[dict[str, object]]:
     with store.session() as s:
         rows = s.execute(select(GmmModel.id, GmmModel.status, GmmModel.created_at)).all()
     return [{"id": int(r[0]), "status": r[1], "created_at": as_utc(r[2])} for r in rows]
+
+
+def record_skipped_check(
+    store: Store, *, reason: str, stats: LibraryStats, threshold: float, now: datetime
+) -> int:
+    """Store a stability check that did not compute drift (so the history shows every check)."""
+    active = active_model_info(store)
+    with store.session() as s:
+        row = DriftCheck(
+            checked_at=now,
+            model_id=active[0] if active else None,
+            drift=None,
+            threshold=threshold,
+            decision="skipped",
+            inputs={"reason": reason, **stats.as_dict()},
+        )
+        s.add(row)
+        s.flush()
+        return int(row.id)

@@ -152,6 +152,9 @@ def build_celery_config(cfg: AppConfig, ws: WorkerSettings) -> dict[str, Any]:
         # missing priority would mean 0 = the most urgent).
         "task_default_priority": broker_priority(PRIORITY_DEFAULT, broker),
         "broker_connection_retry_on_startup": True,
+        # A Redis restart must not cancel running tasks: their messages stay in the unacked set
+        # (persisted with the queue) and are acknowledged after the reconnection.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "broker_connection_max_retries": None,
         "broker_channel_error_retry": True,
         "result_backend_always_retry": True,

@@ -88,7 +88,7 @@ def train_in_process(
             res = clustering.train(
                 store, cfg, n_components=n_components, reason=reason, force=force
             )
-        out = {"status": "completed", "reason": reason, "task_id": task_id, **model_summary(res)}
+        out = {**training_result(res, reason), "task_id": task_id}
     except Exception as exc:
         out = {"status": "error", "message": " ".join(str(exc).split()) or type(exc).__name__}
         jobs.finish_job(store, job_id, out, now=datetime.now(UTC))
@@ -118,6 +118,17 @@ def after_scan_hook(cfg: AppConfig) -> AfterScan:
     from sonicmap.worker.tasks import celery_after_scan
 
     return celery_after_scan
+
+
+def training_result(res: Any, reason: str) -> dict[str, Any]:
+    """Task result of a training: ``completed`` + model summary, or the pipeline's ``skipped``
+    (nothing changed since the active model and not forced) with its ``reason``."""
+    summary = model_summary(res)
+    status = res.get("status") if isinstance(res, dict) else getattr(res, "status", None)
+    if status == "skipped":
+        why = res.get("reason") if isinstance(res, dict) else getattr(res, "reason", None)
+        return {"status": "skipped", "reason": why or "unchanged", **summary}
+    return {"status": "completed", "reason": reason, **summary}
 
 
 def model_summary(res: Any) -> dict[str, Any]:

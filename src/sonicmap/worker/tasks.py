@@ -45,7 +45,7 @@ from sonicmap.worker.app import (
     get_worker_settings,
     plan_to_broker,
 )
-from sonicmap.worker.hooks import model_summary, run_auto_queue
+from sonicmap.worker.hooks import run_auto_queue, training_result
 from sonicmap.worker.singleflight import Heartbeat, TrainingFlight
 
 log = logging.getLogger(__name__)
@@ -322,7 +322,7 @@ def train_gmm(
                 reason=reason,
                 force=force_refresh,
             )
-        return {"status": "completed", "reason": reason, **model_summary(res)}
+        return training_result(res, reason)
 
     def on_retry(store: Any) -> None:
         if holds["flight"]:
@@ -372,8 +372,17 @@ def check_cluster_stability(self: Task) -> dict[str, Any]:
         stats = maintenance.library_stats(store)
         gate = policy.should_check_stability(stats, scfg)
         if not gate.run:
+            _best_effort(
+                lambda: maintenance.record_skipped_check(
+                    store,
+                    reason=gate.reason,
+                    stats=stats,
+                    threshold=scfg.drift_threshold,
+                    now=_now(),
+                )
+            )
             return {"status": "skipped", "reason": gate.reason}
-        drift = measure_drift(store, cfg)
+        drift, check_id = measure_drift(store, cfg)
         decision = policy.stability_decision(stats, drift, scfg)
         if not decision.run:
             return {"status": "stable", "drift_score": drift, "reason": decision.reason}
@@ -384,6 +393,10 @@ def check_cluster_stability(self: Task) -> dict[str, Any]:
             countdown=get_worker_settings().drift_countdown_s,
             store=store,
         )
+        if check_id is not None:
+            from sonicmap.pipeline import clustering
+
+            _best_effort(lambda: clustering.record_decision(store, check_id, "reclustering_queued"))
         return {
             "status": "reclustering_queued",
             "drift_score": drift,
@@ -394,17 +407,18 @@ def check_cluster_stability(self: Task) -> dict[str, Any]:
     return run_recorded(self, "check_cluster_stability", {}, body)
 
 
-def measure_drift(store: Any, cfg: Any) -> float:
-    """Drift of the active model, from the GMM pipeline (which also stores the check)."""
+def measure_drift(store: Any, cfg: Any) -> tuple[float, int | None]:
+    """``(drift, drift check id)`` of the active model, from the GMM pipeline (which stores the
+    check)."""
     from sonicmap.pipeline import clustering
 
     res = clustering.check_stability(store, cfg)
     if isinstance(res, dict):
         for key in ("drift_score", "drift"):
             if key in res and res[key] is not None:
-                return float(res[key])
+                return float(res[key]), res.get("check_id")
         raise ValueError(f"check_stability returned no drift: {res!r}")
-    return float(res)
+    return float(res), None
 
 
 @app.task(bind=True, name="cleanup_old_models")

@@ -39,7 +39,9 @@ def seed_library(
     prefix: str = "/seeded",
 ) -> list[int]:
     """Insert ``n_artists`` artists (round-robin over styles) with analysed tracks and vectors."""
-    from sonicmap.store.schema import Artist, ArtistEmbedding, Track
+    from sonicmap.pipeline import embeddings
+    from sonicmap.store.repo import set_state
+    from sonicmap.store.schema import Artist, ArtistEmbedding, Track, TrackEmbedding
     from sonicmap.store.vectors import to_blob
 
     rng = np.random.default_rng(seed + 1)
@@ -52,21 +54,29 @@ def seed_library(
             s.add(a)
             s.flush()
             ids.append(a.id)
+            v = centres[i % n_styles] + rng.normal(size=DIM).astype(np.float32) * 0.3
             for t in range(tracks_per_artist):
+                tr = Track(
+                    path=f"{prefix}/{i}/{t}.flac",
+                    size=1,
+                    mtime=1.0,
+                    artist_id=a.id,
+                    status="analysed",
+                    duration_s=180.0,
+                    created_at=now,
+                    updated_at=now,
+                    analysed_at=now,
+                )
+                s.add(tr)
+                s.flush()
+                # the same vector for each track: re-aggregating the artist gives v again
                 s.add(
-                    Track(
-                        path=f"{prefix}/{i}/{t}.flac",
-                        size=1,
-                        mtime=1.0,
-                        artist_id=a.id,
-                        status="analysed",
-                        duration_s=180.0,
-                        created_at=now,
-                        updated_at=now,
-                        analysed_at=now,
+                    TrackEmbedding(
+                        track_id=tr.id,
+                        layout_version=_layout_version(),
+                        vector=to_blob(v.astype(np.float32)),
                     )
                 )
-            v = centres[i % n_styles] + rng.normal(size=DIM).astype(np.float32) * 0.3
             s.add(
                 ArtistEmbedding(
                     artist_id=a.id,
@@ -76,6 +86,12 @@ def seed_library(
                     total_duration_s=180.0 * tracks_per_artist,
                 )
             )
+        # the embeddings pipeline must not think the layout changed (it would re-embed all)
+        set_state(
+            s,
+            embeddings.STATE_KEY,
+            {"version": _layout_version(), "weights": embeddings._effective_weights(None)},
+        )
     return ids
 
 
@@ -88,22 +104,25 @@ def _layout_version() -> int:
         return 1
 
 
-def drift_library(store: Any, artist_ids: list[int], *, fraction: float, seed: int = 99) -> int:
-    """Move ``fraction`` of the artists to a brand-new style and mark their tracks changed."""
+def drift_library(
+    store: Any, artist_ids: list[int], *, fraction: float, n_styles: int = 3, seed: int = 0
+) -> int:
+    """Move the first ``fraction`` of the artists (seeded by :func:`seed_library` with the same
+    ``n_styles`` and ``seed``) into the next style, and mark their tracks changed."""
     from sonicmap.store.schema import ArtistEmbedding, Track
     from sonicmap.store.vectors import to_blob
 
-    rng = np.random.default_rng(seed)
-    new_centre = rng.normal(size=DIM).astype(np.float32) * 4.0 + 12.0
+    rng = np.random.default_rng(seed + 2)
+    centres = style_centres(n_styles, seed=seed)
     moved = artist_ids[: int(round(len(artist_ids) * fraction))]
     now = datetime.now(UTC)
     with store.session() as s:
-        for aid in moved:
-            v = new_centre + rng.normal(size=DIM).astype(np.float32) * 0.3
+        for j, aid in enumerate(moved):
+            v = centres[(j + 1) % n_styles] + rng.normal(size=DIM).astype(np.float32) * 0.3
             s.execute(
                 update(ArtistEmbedding)
                 .where(ArtistEmbedding.artist_id == aid)
-                .values(vector=to_blob(v), updated_at=now)
+                .values(vector=to_blob(v.astype(np.float32)), updated_at=now)
             )
         s.execute(update(Track).where(Track.artist_id.in_(moved)).values(updated_at=now))
     return len(moved)

@@ -49,15 +49,19 @@ class FakeClustering(types.ModuleType):
         self.train_calls: list[dict] = []
         self.failures: list[BaseException] = []
         self.drift = 0.0
+        self.decisions: list[tuple[int, str]] = []
 
     def train(self, store, cfg, *, n_components=None, reason="manual", force=False, now=None):
         self.train_calls.append({"reason": reason, "force": force, "n_components": n_components})
         if self.failures:
             raise self.failures.pop(0)
-        return {"model_id": len(self.train_calls), "k": 3, "n_artists": 9}
+        return {"model_id": len(self.train_calls), "k": 3, "n_artists": 9, "status": "active"}
 
     def check_stability(self, store, cfg, **kw):
-        return {"drift_score": self.drift}
+        return {"drift_score": self.drift, "check_id": 7}
+
+    def record_decision(self, store, check_id, decision):
+        self.decisions.append((check_id, decision))
 
     def cleanup_models(self, store, cfg, *, now=None):
         return {"deleted": [4, 2]}
@@ -179,6 +183,13 @@ def test_stability_and_cleanup_results(eager):
     fake.drift = 0.4
     out = check_cluster_stability.apply().get()
     assert out["status"] == "reclustering_queued" and out["drift_score"] == 0.4
+    assert fake.decisions == [(7, "reclustering_queued")]
+    from sqlalchemy import func, select
+
+    from sonicmap.store.schema import DriftCheck
+
+    with store.session() as s:  # the two skipped checks are in the history too
+        assert s.scalar(select(func.count()).select_from(DriftCheck)) == 2
     with store.session() as s:
         s.execute(update(GmmModel).values(status="active"))
     out = cleanup_old_models.apply().get()
