@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from services import (
+from api_services import (
     COMPOSE,
     ENTRYPOINT,
     ROOT,
