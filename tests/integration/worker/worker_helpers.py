@@ -13,7 +13,6 @@ import os
 import sys
 import time
 import wave
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -151,23 +150,14 @@ def write_wav(path: Path, *, seconds: float = 0.2, freq: float = 440.0, sr: int 
         w.writeframes(y.tobytes())
 
 
-@dataclass
-class FakeAnalysis:
-    features: dict[str, Any]
-    sources: dict[str, str] = field(default_factory=dict)
-    duration_s: float = 0.2
-    analysed_s: float = 0.2
-    truncated: bool = False
-
-
-def fake_analyze(
-    path: str, *, max_duration_s: float | None = None, tags: Any = None
-) -> FakeAnalysis:
+def fake_analyze(path: str, *, max_duration_s: float | None = None, tags: Any = None) -> Any:
     """Reads the WAV header, sleeps ``SONICMAP_TEST_ANALYZE_SLEEP_S``, measures nothing."""
     with wave.open(path, "rb") as w:
         dur = w.getnframes() / w.getframerate()
     time.sleep(float(os.environ.get("SONICMAP_TEST_ANALYZE_SLEEP_S", "0")))
-    return FakeAnalysis(
+    from sonicmap.worker.distributed import CachedAnalysis  # the Analysis shape
+
+    return CachedAnalysis(
         features={"bpm": 120.0, "duration_s": dur, "pid": os.getpid()}, duration_s=dur
     )
 

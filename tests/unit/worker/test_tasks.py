@@ -216,3 +216,18 @@ def test_embedded_hook_trains_in_process(eager, tmp_path):
     assert out["status"] == "completed" and out["reason"] == "auto_queue"
     assert fake.train_calls == [{"reason": "auto_queue", "force": False, "n_components": None}]
     assert [r["status"] for r in jobs.list_jobs(store, task="train_gmm")] == ["succeeded"]
+
+
+def test_training_skipped_by_the_pipeline_is_reported_skipped(eager, monkeypatch):
+    from sonicmap.worker.tasks import train_gmm
+
+    store, fake = eager
+    monkeypatch.setattr(
+        fake,
+        "train",
+        lambda *a, **k: {"status": "skipped", "reason": "unchanged", "model_id": 3},
+        raising=False,
+    )
+    out = train_gmm.apply(kwargs={"reason": "periodic_refresh"}).get()
+    assert out == {"status": "skipped", "reason": "unchanged", "model_id": 3}
+    assert [r["status"] for r in jobs.list_jobs(store, task="train_gmm")] == ["skipped"]
