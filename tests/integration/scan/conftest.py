@@ -33,8 +33,8 @@ def small_library(small_library_template: Library, tmp_path: Path) -> Library:
 
 @pytest.fixture(scope="session")
 def big_library_template(tmp_path_factory: pytest.TempPathFactory) -> Library:
-    """210 three-second files in 7 formats + every kind of bad file."""
-    return generate_library(tmp_path_factory.mktemp("big-lib"), n_files=210, duration_s=3.0)
+    """210 two-second files in 7 formats + every kind of bad file."""
+    return generate_library(tmp_path_factory.mktemp("big-lib"), n_files=210, duration_s=2.0)
 
 
 @pytest.fixture
