@@ -101,9 +101,20 @@ def test_scan_to_clusters_and_similar_artists_over_http(
         assert r.status_code == 202, r.text
         scan = wait_task(base, r.json()["task_id"], timeout=600)
         assert scan["state"] == "SUCCESS", scan
-        scans = client.get("/scans").json()["items"]
-        assert scans and scans[0]["status"] == "completed"
-        assert scans[0]["added"] == N_ARTISTS * TRACKS_PER_ARTIST and scans[0]["failed"] == 0
+        # A distributed scan answers {"status": "queued", "task_id": <finishing task>}: the
+        # analysis runs as chunk tasks; follow the finishing task.
+        while (scan["result"] or {}).get("status") == "queued":
+            scan = wait_task(base, scan["result"]["task_id"], timeout=600)
+            assert scan["state"] == "SUCCESS", scan
+
+        def completed_scans() -> object:
+            items = client.get("/scans").json()["items"]
+            return [s for s in items if s["status"] != "running"]
+
+        scans = _poll(completed_scans, "the scan session finishing", 120, services)
+        assert scans[0]["status"] == "completed", scans  # type: ignore[index]
+        assert scans[0]["added"] == N_ARTISTS * TRACKS_PER_ARTIST  # type: ignore[index]
+        assert scans[0]["failed"] == 0  # type: ignore[index]
 
         def active() -> object:
             st = client.get("/gmm/status").json()

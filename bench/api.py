@@ -1,0 +1,334 @@
+"""API under concurrent load: similar-artists and cluster-detail requests at 10k artists.
+
+Populates a fresh database with ``--artists`` random artist vectors (drawn from a mixture of
+styles, so the GMM has structure), trains and activates a model through the pipeline, starts
+``sonicmap serve`` as a separate process, and drives it from a second process on loopback with a
+closed-loop load generator (``--connections`` keep-alive HTTP/1.1 connections for
+``--seconds``), one endpoint at a time:
+
+* baseline: ``GET /api/v1/health`` (framework floor: no database, no computation);
+* ``GET /api/v1/artists/{random id}/similar?limit=10``;
+* ``GET /api/v1/gmm/clusters/{random cluster}`` (profile + first 50 members).
+
+Reports requests/s and p50/p99 latency (ms) per endpoint and writes the Markdown section of
+BENCHMARKS.md to stdout (``--write`` replaces the section in the file).
+
+    python bench/api.py                         # SQLite (embedded default), 10k artists
+    python bench/api.py --db-url postgresql://postgres@127.0.0.1:5432/postgres   # fresh PG db
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SECTION = "## API (`bench/api.py`)"
+
+
+# -- data ---------------------------------------------------------------------------------------
+
+
+def populate(url: str, n_artists: int, *, seed: int = 0, n_styles: int = 8) -> dict[str, Any]:
+    """Artists + vectors written directly; a model trained and activated by the pipeline."""
+    from sqlalchemy import select
+
+    from sonicmap.config import AppConfig, GmmConfig, load_settings
+    from sonicmap.embedding import LAYOUT_VERSION
+    from sonicmap.pipeline import clustering
+    from sonicmap.store import migrate
+    from sonicmap.store import schema as db
+    from sonicmap.store.db import Store, make_engine
+    from sonicmap.store.vectors import open_index, to_blob
+
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    store = Store(engine)
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n_styles, 64)).astype(np.float32)
+    labels = rng.integers(0, n_styles, size=n_artists)
+    vecs = centres[labels] + 0.35 * rng.normal(size=(n_artists, 64)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    t0 = time.perf_counter()
+    with store.session() as s:
+        s.execute(
+            db.Artist.__table__.insert(),
+            [
+                {"id": i + 1, "key": f"name:artist {i}", "name": f"Artist {i:05d}"}
+                for i in range(n_artists)
+            ],
+        )
+        s.execute(
+            db.ArtistEmbedding.__table__.insert(),
+            [
+                {
+                    "artist_id": i + 1,
+                    "layout_version": LAYOUT_VERSION,
+                    "vector": to_blob(vecs[i]),
+                    "n_tracks": 10,
+                    "total_duration_s": 2400.0,
+                }
+                for i in range(n_artists)
+            ],
+        )
+    open_index(store).rebuild("artist")
+    t_fill = time.perf_counter() - t0
+    cfg = AppConfig(settings=load_settings({}), gmm=GmmConfig())
+    t0 = time.perf_counter()
+    summary = clustering.train(store, cfg, reason="manual", force=True)
+    t_train = time.perf_counter() - t0
+    with store.session() as s:
+        clusters = [
+            c
+            for (c,) in s.execute(
+                select(db.GmmCluster.cluster_id).where(
+                    db.GmmCluster.model_id == summary["model_id"]
+                )
+            )
+        ]
+    store.dispose()
+    return {"fill_s": t_fill, "train_s": t_train, "k": summary.get("k"), "clusters": clusters}
+
+
+# -- server -------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(url: str, port: int, workers: int, data_dir: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SONICMAP_")}
+    env.update(
+        {
+            "SONICMAP_DATABASE_URL": url,
+            "SONICMAP_DATA_DIR": str(data_dir),
+            "SONICMAP_LOG_LEVEL": "WARNING",
+            "SONICMAP_TIMEZONE": "UTC",
+        }
+    )
+    argv = [
+        str(Path(sys.executable).parent / "sonicmap"),
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
+    proc = subprocess.Popen(
+        argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}"
+                ) from None
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("server did not start within 60 s")
+
+
+# -- load generator (runs in its own process) -----------------------------------------------------
+
+
+async def _conn_loop(
+    port: int, paths: list[str], stop_at: float, lat: list[float], errors: list[int]
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    rnd = random.Random(id(lat) ^ len(lat))
+    try:
+        while time.perf_counter() < stop_at:
+            path = rnd.choice(paths)
+            t0 = time.perf_counter()
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+            await writer.drain()
+            status_line = await reader.readline()
+            length = 0
+            while True:
+                line = await reader.readline()
+                if line in (b"\r\n", b""):
+                    break
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            await reader.readexactly(length)
+            lat.append(time.perf_counter() - t0)
+            if not status_line.startswith(b"HTTP/1.1 200"):
+                errors.append(int(status_line.split()[1]))
+    finally:
+        writer.close()
+
+
+async def _drive(port: int, paths: list[str], connections: int, seconds: float) -> dict[str, Any]:
+    lat: list[float] = []
+    errors: list[int] = []
+    # warm-up: one request per connection's worth, not measured
+    warm_stop = time.perf_counter() + 1.0
+    await asyncio.gather(
+        *[_conn_loop(port, paths, warm_stop, [], []) for _ in range(min(4, connections))]
+    )
+    t0 = time.perf_counter()
+    stop = t0 + seconds
+    await asyncio.gather(*[_conn_loop(port, paths, stop, lat, errors) for _ in range(connections)])
+    elapsed = time.perf_counter() - t0
+    ms = sorted(x * 1000 for x in lat)
+    return {
+        "requests": len(ms),
+        "errors": len(errors),
+        "rps": len(ms) / elapsed,
+        "p50_ms": statistics.median(ms) if ms else float("nan"),
+        "p99_ms": ms[min(len(ms) - 1, int(0.99 * len(ms)))] if ms else float("nan"),
+    }
+
+
+def load_main(argv: list[str]) -> None:
+    """``python bench/api.py --load PORT CONNECTIONS SECONDS`` with the paths on stdin (JSON)."""
+    port, connections, seconds = int(argv[0]), int(argv[1]), float(argv[2])
+    paths = json.loads(sys.stdin.read())
+    print(json.dumps(asyncio.run(_drive(port, paths, connections, seconds))))
+
+
+def run_load(port: int, paths: list[str], connections: int, seconds: float) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--load", str(port), str(connections), str(seconds)],
+        input=json.dumps(paths),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout)
+
+
+# -- main ---------------------------------------------------------------------------------------
+
+
+def _fresh_pg(admin_url: str) -> tuple[str, Any]:
+    from sqlalchemy import text
+
+    from sonicmap.store.db import make_engine
+
+    name = "sonicmap_bench_" + uuid.uuid4().hex[:10]
+    admin = make_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return admin_url.rsplit("/", 1)[0] + "/" + name, drop
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--load":
+        load_main(sys.argv[2:])
+        return
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--artists", type=int, default=10_000)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    ap.add_argument(
+        "--db-url",
+        default=None,
+        help="PostgreSQL admin URL (a fresh database is made); default SQLite",
+    )
+    ap.add_argument("--write", action="store_true", help="replace the API section of BENCHMARKS.md")
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="sonicmap-bench-api-"))
+    drop = None
+    if args.db_url:
+        url, drop = _fresh_pg(args.db_url)
+        backend = "PostgreSQL (pgvector)"
+    else:
+        url = f"sqlite:///{tmp / 'bench.db'}"
+        backend = "SQLite + sqlite-vec"
+    try:
+        info = populate(url, args.artists)
+        print(
+            f"populated {args.artists} artists in {info['fill_s']:.1f} s; trained k={info['k']} in {info['train_s']:.1f} s",
+            file=sys.stderr,
+        )
+        port = free_port()
+        server = start_server(url, port, args.workers, tmp)
+        try:
+            rng = random.Random(1)
+            ids = [rng.randint(1, args.artists) for _ in range(2000)]
+            cases = [
+                ("baseline: GET /health", ["/api/v1/health"]),
+                (
+                    "GET /artists/{id}/similar?limit=10",
+                    [f"/api/v1/artists/{i}/similar?limit=10" for i in ids],
+                ),
+                ("GET /gmm/clusters/{id}", [f"/api/v1/gmm/clusters/{c}" for c in info["clusters"]]),
+            ]
+            results = []
+            for name, paths in cases:
+                r = run_load(port, paths, args.connections, args.seconds)
+                results.append((name, r))
+                print(
+                    f"{name:40s} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms  errors {r['errors']}",
+                    file=sys.stderr,
+                )
+        finally:
+            os.killpg(server.pid, 15)
+            server.wait(timeout=15)
+    finally:
+        if drop is not None:
+            drop()
+    cmd = (
+        "python bench/api.py"
+        + (f" --db-url {args.db_url}" if args.db_url else "")
+        + (f" --workers {args.workers}" if args.workers != 1 else "")
+    )
+    lines = [
+        SECTION,
+        f"Command: `{cmd}` — {args.artists} artists on {backend}, model trained by the pipeline "
+        f"(k = {info['k']}); `sonicmap serve --workers {args.workers}` in one process, the load from a "
+        f"second process on loopback: {args.connections} keep-alive connections, closed loop, "
+        f"{args.seconds:.0f} s per endpoint. Baseline: `/health` (no database) under the same load.",
+        "",
+        "| endpoint | req/s | p50 ms | p99 ms | errors |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, r in results:
+        lines.append(
+            f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} |"
+        )
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.write:
+        path = ROOT / "BENCHMARKS.md"
+        doc = path.read_text(encoding="utf-8")
+        start = doc.index(SECTION)
+        nxt = doc.find("\n## ", start + len(SECTION))
+        end = len(doc) if nxt < 0 else nxt + 1
+        path.write_text(
+            doc[:start] + text + ("\n" if nxt >= 0 else "") + doc[end:], encoding="utf-8"
+        )
+
+
+if __name__ == "__main__":
+    main()
