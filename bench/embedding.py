@@ -235,12 +235,19 @@ def bench_queries(store: Any, n: int, queries: int, seed: int = 1) -> dict[str, 
     for name, fn in cases.items():
         for t in seeds[:5]:  # warm caches
             fn(t)
-        lat = []
+        lat, cpu = [], []
         for t in seeds:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             fn(t)
             lat.append((time.perf_counter() - t0) * 1000.0)
-        out[name] = {"p50": pct(lat, 50), "p99": pct(lat, 99), "mean": statistics.fmean(lat)}
+            cpu.append((time.process_time() - c0) * 1000.0)
+        out[name] = {
+            "p50": pct(lat, 50),
+            "p99": pct(lat, 99),
+            "mean": statistics.fmean(lat),
+            "cpu_p50": pct(cpu, 50),
+            "cpu_p99": pct(cpu, 99),
+        }
     return out
 
 
@@ -309,23 +316,31 @@ def main(argv: list[str] | None = None) -> int:
         f"| {build['batch_rate']:,.0f} | {build['batch_cpu_rate']:,.0f} "
         f"| {build['batch_rate'] / build['loop_rate']:.0f}× |",
         "",
-        f"Target ≥ 200,000 tracks/s: **{'met' if build['batch_rate'] >= 200_000 else 'NOT met'}**. "
+        f"Target ≥ 200,000 tracks/s: wall-clock **{'met' if build['batch_rate'] >= 200_000 else 'NOT met'}**, "
+        f"CPU time **{'met' if build['batch_cpu_rate'] >= 200_000 else 'NOT met'}**. "
         f"For reference, `refresh_embeddings` on the SQLite store (JSON decode + embed + write "
         f"{args.tracks:,} track and {args.tracks // 10:,} artist vectors): {refresh_s:.1f} s.",
         "",
         f"**(b) Similar-track queries** on SQLite + sqlite-vec with {args.tracks:,} track vectors, "
         f"{args.queries} random seeds (ms):",
         "",
-        "| query | p50 | p99 | mean |",
-        "|---|---|---|---|",
+        "| query | p50 | p99 | mean | CPU-time p50 | CPU-time p99 |",
+        "|---|---|---|---|---|---|",
     ]
     for name, r in q.items():
-        lines.append(f"| {name} | {r['p50']:.2f} | {r['p99']:.2f} | {r['mean']:.2f} |")
+        lines.append(
+            f"| {name} | {r['p50']:.2f} | {r['p99']:.2f} | {r['mean']:.2f} "
+            f"| {r['cpu_p50']:.2f} | {r['cpu_p99']:.2f} |"
+        )
     p50 = q["similar_tracks k=10"]["p50"]
+    cpu50 = q["similar_tracks k=10"]["cpu_p50"]
     lines += [
         "",
-        f"Target p50 ≤ 10 ms for `similar_tracks`: **{'met' if p50 <= 10 else 'NOT met'}** "
-        f"(p50 {p50:.2f} ms).",
+        f"Target p50 ≤ 10 ms for `similar_tracks`: wall-clock p50 {p50:.2f} ms "
+        f"(**{'met' if p50 <= 10 else 'NOT met'}**), CPU-time p50 {cpu50:.2f} ms "
+        f"(**{'met' if cpu50 <= 10 else 'NOT met'}**). Wall-clock figures include waiting for a "
+        "core on this shared machine (see the load average above); CPU time is what a query "
+        "costs.",
     ]
     print("\n".join(lines))
     return 0

@@ -410,7 +410,31 @@ def render_markdown() -> str:
         "gets equal shares everywhere, i.e. no genre information.",
         "",
         "**Artists**: the duration-weighted mean of the artist's (unit) track vectors, "
-        "L2-normalised again, stored with the number of tracks.",
+        "L2-normalised again, stored with the number of tracks; re-aggregated for the artists a "
+        "scan touched (and any artist whose stored track count no longer matches).",
+        "",
+        "**Versioning**: every stored vector carries the layout version; the version and the "
+        "block weights in use are kept in `app_state` (`embedding.layout`). When either differs "
+        "from the running code, `refresh_embeddings` re-embeds every track from its stored "
+        "descriptors (no audio is re-analysed) and re-aggregates every artist.",
+        "",
+        "## Similarity",
+        "",
+        "`sonicmap.pipeline.embeddings.similar_tracks(store, track_id, k, max_per_artist=, "
+        "max_per_album=)` and `similar_artists(store, artist_id, k)` run an exact cosine k-NN "
+        "through the vector index (sqlite-vec, pgvector or numpy), never return the seed, and "
+        "score each hit `1 − cosine_distance / 2` in [0, 1]. Caps are applied to an over-fetched "
+        "candidate list (4k + 8) that is widened ×4 until k results pass or the library is "
+        "exhausted, so one album cannot fill the list.",
+        "",
+        "**Cluster-membership blend (artists)**: with `membership_weight=w` (CLI "
+        "`--membership-weight`) and an active GMM model, an artist pair's score becomes "
+        "`(1 − w)·cosine_score + w·BC(p, q)`, where `p`, `q` are the artists' cluster-membership "
+        "probability vectors (`artist_clusters.probabilities`) and `BC = Σ_k √(p_k q_k)` is the "
+        "Bhattacharyya coefficient (1 = same soft membership, 0 = disjoint). Candidates are "
+        "over-fetched by cosine (max(3k, k + 20)) and re-ranked; artists without a membership "
+        "vector keep their cosine score. The default `w = 0` is pure cosine; 0.2 is a sensible "
+        "blend once a model is active.",
         "",
         "## Block weights (defaults)",
         "",

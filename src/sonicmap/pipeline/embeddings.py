@@ -319,13 +319,13 @@ def similar_tracks(
     _positive("max_per_artist", max_per_artist)
     _positive("max_per_album", max_per_album)
     track_id = int(track_id)
-    with store.session() as ses:
-        if ses.get(Track, track_id) is None:
-            raise NotFoundError(f"track {track_id} does not exist")
     index = open_index(store)
     try:
         q = index.get_vector("track", track_id)
     except NotFoundError:
+        with store.session() as ses:
+            if ses.get(Track, track_id) is None:
+                raise NotFoundError(f"track {track_id} does not exist") from None
         raise NotFoundError(
             f"track {track_id} has no embedding yet (not analysed, or analysis failed)"
         ) from None
@@ -333,23 +333,18 @@ def similar_tracks(
         return []
     capped = max_per_artist is not None or max_per_album is not None
     fetch = k if not capped else 4 * k + 8
-    meta: dict[int, tuple[int | None, int | None]] = {}
+    info: dict[int, Any] = {}
     while True:
         hits = index.knn("track", q, fetch, exclude=(track_id,))
-        missing = [i for i, _ in hits if i not in meta]
-        with store.session() as ses:
-            for chunk in _chunks(missing, 5000):
-                for tid, aid, alb in ses.execute(
-                    select(Track.id, Track.artist_id, Track.album_id).where(Track.id.in_(chunk))
-                ).all():
-                    meta[tid] = (aid, alb)
+        info.update(_track_info(store, [i for i, _ in hits if i not in info]))
         picked: list[tuple[int, float]] = []
         per_artist: dict[int, int] = defaultdict(int)
         per_album: dict[int, int] = defaultdict(int)
         for tid, dist in hits:
-            if tid not in meta:  # deleted meanwhile
+            row = info.get(tid)
+            if row is None:  # deleted meanwhile
                 continue
-            aid, alb = meta[tid]
+            aid, alb = row.artist_id, row.album_id
             if max_per_artist is not None and aid is not None:
                 if per_artist[aid] >= max_per_artist:
                     continue
@@ -366,16 +361,29 @@ def similar_tracks(
         if len(picked) >= k or len(hits) < fetch:
             break
         fetch *= 4
-    return _track_rows(store, picked)
+    return [
+        {
+            "id": tid,
+            "path": info[tid].path,
+            "title": info[tid].title,
+            "artist_id": info[tid].artist_id,
+            "artist": info[tid].artist,
+            "album_id": info[tid].album_id,
+            "album": info[tid].album,
+            "score": score_of(dist),
+            "distance": float(dist),
+        }
+        for tid, dist in picked
+    ]
 
 
-def _track_rows(store: Any, picked: list[tuple[int, float]]) -> list[dict[str, Any]]:
-    if not picked:
-        return []
-    ids = [i for i, _ in picked]
+def _track_info(store: Any, ids: list[int]) -> dict[int, Any]:
+    """Display rows (path, title, artist/album ids and names) of these tracks."""
+    out: dict[int, Any] = {}
+    if not ids:
+        return out
     with store.session() as ses:
-        rows = {
-            r.id: r
+        for chunk in _chunks(ids, 5000):
             for r in ses.execute(
                 select(
                     Track.id,
@@ -388,27 +396,9 @@ def _track_rows(store: Any, picked: list[tuple[int, float]]) -> list[dict[str, A
                 )
                 .outerjoin(Artist, Artist.id == Track.artist_id)
                 .outerjoin(Album, Album.id == Track.album_id)
-                .where(Track.id.in_(ids))
-            ).all()
-        }
-    out = []
-    for tid, dist in picked:
-        r = rows.get(tid)
-        if r is None:
-            continue
-        out.append(
-            {
-                "id": tid,
-                "path": r.path,
-                "title": r.title,
-                "artist_id": r.artist_id,
-                "artist": r.artist,
-                "album_id": r.album_id,
-                "album": r.album,
-                "score": score_of(dist),
-                "distance": float(dist),
-            }
-        )
+                .where(Track.id.in_(chunk))
+            ).all():
+                out[int(r.id)] = r
     return out
 
 

@@ -24,6 +24,8 @@ N_FAMILIES = 10
 ARTISTS_PER_FAMILY = 3
 TRACKS_PER_ARTIST = 8
 CLIP_S = 6.0
+# (key shift [semitones], tempo factor, brightness shift, loudness shift [dB]) per artist variant
+VARIANTS = [(0, 1.0, 0.0, 0.0), (5, 1.1, 0.15, 2.5), (9, 0.9, -0.15, -2.5)]
 
 
 def family_styles(seed: int = 11) -> tuple[list[Any], list[int]]:
@@ -32,9 +34,7 @@ def family_styles(seed: int = 11) -> tuple[list[Any], list[int]]:
 
     styles, families = [], []
     for fam, base in enumerate(demo_styles(N_FAMILIES, seed=seed)):
-        for j, (dkey, tempo, dbright, dloud) in enumerate(
-            [(0, 1.0, 0.0, 0.0), (5, 1.1, 0.15, 2.5), (9, 0.9, -0.15, -2.5)][:ARTISTS_PER_FAMILY]
-        ):
+        for dkey, tempo, dbright, dloud in VARIANTS[:ARTISTS_PER_FAMILY]:
             styles.append(
                 base.with_(
                     key=(base.key + dkey) % 12,
