@@ -20,6 +20,7 @@ from typing import Any
 
 from sonicmap import policy
 from sonicmap.config import AppConfig, AutoQueueConfig
+from sonicmap.errors import SonicmapError
 from sonicmap.pipeline import jobs, maintenance
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,9 @@ def train_in_process(
 ) -> dict[str, Any]:
     """Train now, in this process, under the same single-flight as the workers.
 
-    Returns ``completed`` (+ model summary), ``coalesced`` (another training is queued or
-    running) or ``error``. The run is recorded in ``job_runs`` as task ``train_gmm``.
+    Returns ``completed`` (+ model summary), ``skipped`` (nothing changed), ``coalesced``
+    (another training is queued or running) or ``error`` (a permanent failure such as too few
+    artists; other exceptions propagate). The run is recorded in ``job_runs`` as ``train_gmm``.
     """
     from sonicmap.pipeline import clustering
     from sonicmap.worker.singleflight import Heartbeat, TrainingFlight
@@ -93,6 +95,9 @@ def train_in_process(
         out = {"status": "error", "message": " ".join(str(exc).split()) or type(exc).__name__}
         jobs.finish_job(store, job_id, out, now=datetime.now(UTC))
         flight.finish(task_id)
+        if isinstance(exc, SonicmapError):  # permanent (too few artists, ...): say so, go on
+            log.warning("in-process training failed: %s", out["message"])
+            return out
         raise
     jobs.finish_job(store, job_id, out, now=datetime.now(UTC))
     flight.finish(task_id)

@@ -212,10 +212,13 @@ def test_embedded_hook_trains_in_process(eager, tmp_path):
     assert hook(store, None) == {"status": "skipped", "reason": "below_min_artists"}
     seed_library(store, n_artists=9)
     assert make_embedded_after_scan(cfg)(store, {"status": "failed"})["status"] == "skipped"
+    fake.failures = [NotEnoughDataError("9 distinct artists; need 10")]
+    assert hook(store, None) == {"status": "error", "message": "9 distinct artists; need 10"}
+    fake.train_calls.clear()
     out = hook(store, None)
     assert out["status"] == "completed" and out["reason"] == "auto_queue"
     assert fake.train_calls == [{"reason": "auto_queue", "force": False, "n_components": None}]
-    assert [r["status"] for r in jobs.list_jobs(store, task="train_gmm")] == ["succeeded"]
+    assert [r["status"] for r in jobs.list_jobs(store, task="train_gmm")] == ["succeeded", "failed"]
 
 
 def test_training_skipped_by_the_pipeline_is_reported_skipped(eager, monkeypatch):
