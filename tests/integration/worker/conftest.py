@@ -42,8 +42,6 @@ REDIS_URL: str = _root.REDIS_URL
 create_pg_database = _root.create_pg_database
 drop_pg_database = _root.drop_pg_database
 
-pytestmark = pytest.mark.integration
-
 
 def _redis_ok(url: str) -> bool:
     try:
