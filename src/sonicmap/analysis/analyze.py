@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from sonicmap.analysis import loudness, rhythm, spectral, tonal
-from sonicmap.analysis.decode import ANALYSIS_SR, SEGMENT_S, StreamInfo, iter_blocks
+from sonicmap.analysis.decode import ANALYSIS_HOP, ANALYSIS_SR, SEGMENT_S, StreamInfo, iter_blocks
 from sonicmap.analysis.scores import compute_scores, danceability_score
 from sonicmap.errors import AnalysisError, DecodeError, TagError
 
@@ -33,11 +33,12 @@ ANALYSIS_VERSION = 1
 """Bumped on any change of the algorithms or of the feature set."""
 
 N_FFT = 512
-HOP = 256
+HOP = ANALYSIS_HOP
 FPS = ANALYSIS_SR / HOP
 """Frames per second of the short STFT (≈ 43.07)."""
 N_FFT_LONG = 4096
 HOP_LONG = 4096
+FLUX_RANGE_DB = 40.0
 CHROMA_FMIN = 55.0
 CHROMA_FMAX = 3500.0
 MIN_DURATION_S = 0.5
@@ -123,6 +124,7 @@ class _Accumulator:
         self.band_env: list[np.ndarray] = []
         self.n_kept = 0
         self.seg_pk: list[np.ndarray] = []  # per-frame (segment, K-weighted power, power)
+        self.ref_db = -100.0
         self.powers: list[np.ndarray] = []
         self.mono_powers: list[np.ndarray] = []
         self.desc_sum: dict[str, float] = {}
@@ -166,6 +168,10 @@ class _Accumulator:
         self.seg_pk.append(np.stack([seg.astype(np.float64), P @ self.kvec, P @ self.pvec]))
         mel = P @ self.melfb
         mel_db = 10.0 * np.log10(mel + np.float32(1e-10))
+        # dynamic range limited to 40 dB below the loudest band so far: rises out of near
+        # silence (decays between notes, digital silence) must not dwarf the real onsets
+        self.ref_db = max(self.ref_db, float(mel_db.max()))
+        mel_db = np.maximum(mel_db, np.float32(self.ref_db - FLUX_RANGE_DB))
         prev = np.concatenate(
             [self.prev_mel_db[None, :] if self.prev_mel_db is not None else mel_db[:1], mel_db[:-1]]
         )
@@ -227,9 +233,13 @@ class _Accumulator:
         r = np.where(mono > 1e-12, k_mono / np.maximum(mono, 1e-30), 1.0)
         return r * powers, mono, pw
 
+    def onset_envelope(self) -> np.ndarray:
+        """Onset strength per frame [shape=(n,), float64]: mean positive log-mel flux (dB/frame)."""
+        return np.concatenate(self.onset).astype(np.float64) if self.onset else np.zeros(0)
+
     def finish(self, native_sr: int) -> dict[str, Any]:
         f: dict[str, Any] = {}
-        onset = np.concatenate(self.onset) if self.onset else np.zeros(0, np.float32)
+        onset = self.onset_envelope()
         env = np.concatenate(self.env) if self.env else np.zeros(0, np.float32)
         bpm, conf, pulse = rhythm.estimate_tempo(onset, FPS)
         f["bpm"] = round(bpm, 2)

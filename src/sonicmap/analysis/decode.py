@@ -37,6 +37,9 @@ ANALYSIS_SR = 11025
 BLOCK_S = 2
 """Block length (s); a multiple of the 100 ms loudness segment."""
 
+ANALYSIS_HOP = 256
+"""Hop (samples at ANALYSIS_SR) of the short analysis STFT; ``analyze`` frames with it."""
+
 SEGMENT_S = 0.1
 """BS.1770 gating step (s): 400 ms blocks with 75 % overlap are sums of four 100 ms segments."""
 
@@ -272,7 +275,8 @@ def _decode(container, info: StreamInfo, path, max_duration_s: float | None) -> 
         mono = mw32 @ x if ch > 1 else x[0].copy()
         sq = x * x
         powers = _segment_sums(lw32 @ sq if ch > 1 else sq[0], sr)
-        mono_powers = _segment_sums(mono * mono, sr)
+        msq = mono * mono
+        mono_powers = _segment_sums(msq, sr)
         if factor:
             m = n - n % factor
             y = low.process(mono[:m])

@@ -13,7 +13,12 @@ cross-correlation with pulses", IEEE/ACM TASLP 22(12), 2014):
    ``bpm_min`` and ``bpm_max`` are the candidates;
 3. each candidate period is scored by cross-correlating the envelope with pulse trains (beats at
    the period) over every phase: the best phase's mean envelope plus the variance over phases;
-4. a log-normal tempo prior (median ``prior_bpm``, σ in octaves) settles octave ambiguity;
+4. a log-normal tempo prior (median ``prior_bpm`` = 140, σ = 1 octave) settles octave ambiguity.
+   Per-beat pulse scores favour slower grids that pick out the strongest hits (kick on 1 and 3),
+   so the prior's median sits above the usual 120 BPM to compensate; chosen by measurement over
+   156 generated clips from three seeds (median 120 → A1 0.81, 130 → 0.85, 140 → 0.90, 150 →
+   0.90 but more doubling of slow pieces); the estimator makes octave errors at the extremes
+   (halving 170-190 BPM, doubling 60-65 BPM);
 5. the chosen lag is refined with the autocorrelation peaks at 1, 2 and 4 periods.
 """
 
@@ -55,14 +60,20 @@ def _peak_near(a: np.ndarray, lag: float, tol: float) -> float | None:
 
 
 def _pulse_score(
-    o: np.ndarray, period: float, fps: float, *, window_s: float = 8.0, max_windows: int = 64
+    o: np.ndarray,
+    period: float,
+    fps: float,
+    *,
+    window_s: float = 8.0,
+    max_windows: int = 64,
 ) -> float:
-    """Pulse-train cross-correlation, per 8 s window (tempo may drift): for each window the best
-    phase's mean envelope on the beat grid plus the variance over phases; averaged over windows."""
+    """Pulse-train cross-correlation, per 8 s window (tempo may drift).
+
+    For each window: the best phase's mean envelope on the beat grid plus the variance over
+    phases; averaged over windows.
+    """
     n = o.size
-    w = int(round(window_s * fps))
-    if n < w:
-        w = n
+    w = min(int(round(window_s * fps)), n)
     n_beats = int((w - 1) // period)
     if n_beats < 2:
         return 0.0
@@ -70,10 +81,8 @@ def _pulse_score(
     if starts.size > max_windows:
         starts = starts[np.linspace(0, starts.size - 1, max_windows).astype(int)]
     phases = np.arange(int(np.ceil(period)))
-    grid = np.round(phases[:, None] + np.arange(n_beats)[None, :] * period).astype(
-        np.int64
-    )  # (P, B)
-    grid = np.minimum(grid, w - 1)
+    grid = np.round(phases[:, None] + np.arange(n_beats)[None, :] * period).astype(np.int64)
+    grid = np.minimum(grid, w - 1)  # (P, B)
     vals = o[starts[:, None, None] + grid[None, :, :]].mean(axis=2)  # (W, P)
     return float((vals.max(axis=1) + vals.var(axis=1)).mean())
 
@@ -84,7 +93,7 @@ def estimate_tempo(
     *,
     bpm_min: float = BPM_MIN,
     bpm_max: float = BPM_MAX,
-    prior_bpm: float = 120.0,
+    prior_bpm: float = 140.0,
     prior_sigma_oct: float = 1.0,
     acf_exponent: float = 0.5,
     n_candidates: int = 10,

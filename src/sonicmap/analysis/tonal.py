@@ -7,10 +7,17 @@ Method (after Gómez, "Tonal description of music audio signals", 2006):
 2. spectral peaks between ``fmin`` and ``fmax`` are located with parabolic interpolation;
 3. the tuning offset (cents from A4 = 440 Hz) is the magnitude-weighted circular mean of the peaks'
    deviations from equal temperament;
-4. each peak adds its magnitude to the pitch classes of ``f/h`` (it may be the h-th harmonic of a
-   note) with weight ``s^(h-1)``, spread by a cos² window 4/3 semitone wide;
+4. each peak adds its compressed magnitude (``mag ** 0.5``) to its pitch class, spread by a cos²
+   window 4/3 semitone wide; optionally (``harmonics > 1``) also to the pitch classes of ``f/h``
+   with weight ``s^(h-1)`` (HPCP harmonic weighting);
 5. the 12-bin chroma is correlated (Pearson) with the 24 rotations of a major and a minor key
    profile; the best is the key, its correlation the key strength.
+
+Choices made by measurement on the generated ground-truth set (96 clips, all 24 keys, ten timbres,
+MIREX weighted score): Temperley's profile beat Krumhansl–Kessler and Aarden–Essen with every
+setting (0.97 vs 0.94 vs 0.83 with raw magnitudes); harmonic weighting (h = 4, 8) lowered the
+score (0.94, 0.92) and square-root magnitude compression raised it (0.97 → 1.00) — it keeps the
+loudest partials from dominating, which also matters on real mixes.
 """
 
 from __future__ import annotations
@@ -104,14 +111,16 @@ def hpcp(
     mag: np.ndarray,
     *,
     tuning: float = 0.0,
-    harmonics: int = 4,
+    harmonics: int = 1,
     decay: float = 0.6,
     window: float = 4 / 3,
+    compression: float = 0.5,
 ) -> np.ndarray:
     """12-bin harmonic pitch-class profile, index 0 = C; sums to 1 (zeros if no peaks)."""
     out = np.zeros(12)
     if f.size == 0:
         return out
+    mag = np.asarray(mag, dtype=np.float64) ** compression
     bins = np.arange(12)[None, :]
     for h in range(1, harmonics + 1):
         p = 12 * np.log2(f / h / 440.0) - tuning + 9.0  # semitones, C = 0

@@ -47,7 +47,8 @@ def sine(freq: float, dur: float, sr: int, *, dbfs: float = -20.0) -> np.ndarray
 
 
 def noise(dur: float, sr: int, *, rms_db: float, pink: bool = False, seed: int = 0) -> np.ndarray:
-    """White or pink (1/f power) noise at ``rms_db`` dBFS RMS, float32 [shape=(n,)]."""
+    """White or pink (1/f power, band-limited to 20 Hz-20 kHz like calibration pink noise) noise
+    at ``rms_db`` dBFS RMS, float32 [shape=(n,)]."""
     rng = np.random.default_rng(seed)
     n = int(dur * sr)
     x = rng.standard_normal(n)
@@ -55,7 +56,7 @@ def noise(dur: float, sr: int, *, rms_db: float, pink: bool = False, seed: int =
         X = np.fft.rfft(x)
         f = np.fft.rfftfreq(n, 1 / sr)
         X[1:] /= np.sqrt(f[1:])
-        X[0] = 0
+        X[(f < 20.0) | (f > 20000.0)] = 0
         x = np.fft.irfft(X, n)
     x = x / np.sqrt(np.mean(x**2)) * 10 ** (rms_db / 20)
     return x.astype(np.float32)
