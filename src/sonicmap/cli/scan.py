@@ -213,7 +213,7 @@ def tracks_cmd(
 @handle_errors
 def demo_cmd(
     artists: int = typer.Option(
-        12, "--artists", min=2, max=60, help="Synthetic artists to generate."
+        12, "--artists", min=10, max=60, help="Synthetic artists to generate (a GMM needs >= 10)."
     ),
     tracks: int = typer.Option(4, "--tracks", min=1, max=20, help="Tracks per artist."),
     duration: float = typer.Option(

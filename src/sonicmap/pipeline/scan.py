@@ -456,7 +456,7 @@ def run_post_steps(store: Any, cfg: AppConfig, result: ScanResult) -> None:
         return {"status": "ok", "tracks": len(ids), "artists": len(touched)}
 
     def assign(assign_new_artists: Callable[..., Any]) -> dict[str, Any]:
-        return {"status": "ok", "result": _jsonable(assign_new_artists(store))}
+        return {"status": "ok", "result": _jsonable(assign_new_artists(store, cfg))}
 
     _post_step(result, "embeddings", "sonicmap.pipeline.embeddings:refresh_embeddings", embeddings)
     _post_step(result, "assign", "sonicmap.pipeline.clustering:assign_new_artists", assign)
