@@ -454,13 +454,13 @@ def similar_artists(
     if not 0.0 <= w <= 1.0:
         raise SonicmapError(f"membership_weight must be between 0 and 1, got {membership_weight!r}")
     artist_id = int(artist_id)
-    with store.session() as ses:
-        if ses.get(Artist, artist_id) is None:
-            raise NotFoundError(f"artist {artist_id} does not exist")
     index = open_index(store)
     try:
         q = index.get_vector("artist", artist_id)
     except NotFoundError:
+        with store.session() as ses:
+            if ses.get(Artist, artist_id) is None:
+                raise NotFoundError(f"artist {artist_id} does not exist") from None
         raise NotFoundError(
             f"artist {artist_id} has no embedding yet (no analysed track)"
         ) from None
