@@ -41,7 +41,9 @@ def _error_or_valid(path) -> str:
 def music(tmp_path_factory):
     d = tmp_path_factory.mktemp("bad")
     y = render(Style(bpm=100, key=2, drums="backbeat"), duration_s=8.0, sr=44100, seed=3)
-    return {ext: write_audio(d / f"m.{ext}", y, 44100) for ext in ("mp3", "flac", "ogg", "m4a", "wav")}
+    return {
+        ext: write_audio(d / f"m.{ext}", y, 44100) for ext in ("mp3", "flac", "ogg", "m4a", "wav")
+    }
 
 
 pytestmark = pytest.mark.timeout(60)
@@ -117,7 +119,12 @@ def test_too_short_is_an_analysis_error(tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "sr", "channels", "codec"),
-    [("8bit.wav", 22050, 1, "pcm_u8"), ("hires.wav", 96000, 2, "pcm_s24le"), ("surround.wav", 48000, 6, "pcm_s16le"), ("be.aiff", 44100, 2, "pcm_s16be")],
+    [
+        ("8bit.wav", 22050, 1, "pcm_u8"),
+        ("hires.wav", 96000, 2, "pcm_s24le"),
+        ("surround.wav", 48000, 6, "pcm_s16le"),
+        ("be.aiff", 44100, 2, "pcm_s16be"),
+    ],
 )
 def test_unusual_pcm(tmp_path, name, sr, channels, codec):
     y = click_track(120, 8, sr) + sine(330, 8, sr, dbfs=-18)

@@ -33,7 +33,9 @@ def test_json_lines_one_per_file_and_continues_after_a_bad_file(tmp_path, clean_
     assert abs(f["bpm"] - 120) < 3 and f["key"] == "A" and f["mode"] in ("major", "minor")
     assert isinstance(f["loudness_lufs"], float) and abs(f["duration_s"] - 8) < 0.05
     assert ok["sources"]["bpm"] == "signal"
-    assert ok["embedding"] is None or (len(ok["embedding"]) == 64 and all(isinstance(v, float) for v in ok["embedding"]))
+    assert ok["embedding"] is None or (
+        len(ok["embedding"]) == 64 and all(isinstance(v, float) for v in ok["embedding"])
+    )
 
 
 def test_exit_zero_when_all_succeed_and_table_without_json(tmp_path, clean_env):

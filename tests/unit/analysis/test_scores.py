@@ -26,7 +26,18 @@ TYPICAL = {
     "mode": "major",
     "key_strength": 0.5,
 }
-STEP = {"loudness_lufs": 6.0, "onset_rate": 2.0, "spectral_centroid_hz": 500.0, "spectral_flatness": 0.05, "hf_ratio": 0.05, "dynamic_complexity": 2.0, "bpm": 30.0, "pulse_strength": 0.2, "dfa_danceability": 0.4, "speech_modulation": 0.1}
+STEP = {
+    "loudness_lufs": 6.0,
+    "onset_rate": 2.0,
+    "spectral_centroid_hz": 500.0,
+    "spectral_flatness": 0.05,
+    "hf_ratio": 0.05,
+    "dynamic_complexity": 2.0,
+    "bpm": 30.0,
+    "pulse_strength": 0.2,
+    "dfa_danceability": 0.4,
+    "speech_modulation": 0.1,
+}
 
 
 @pytest.mark.parametrize("score", sorted(WEIGHTS))
@@ -56,7 +67,9 @@ def test_scores_stay_in_range_at_extremes():
 
 
 def _analyse(tmp_path, name, y):
-    return analyze_file(write_pcm(tmp_path / f"{name}.wav", np.stack([y, y]), SR), tags=None).features
+    return analyze_file(
+        write_pcm(tmp_path / f"{name}.wav", np.stack([y, y]), SR), tags=None
+    ).features
 
 
 def test_louder_denser_brighter_is_more_energetic(tmp_path):
@@ -64,7 +77,10 @@ def test_louder_denser_brighter_is_more_energetic(tmp_path):
     louder = base * 4.0
     denser = click_track(200, 10, SR) * 0.5
     dark = np.convolve(base, np.ones(8) / 8, mode="same").astype(np.float32)
-    e = {n: _analyse(tmp_path, n, y)["energy"] for n, y in (("base", base), ("louder", louder), ("denser", denser), ("dark", dark))}
+    e = {
+        n: _analyse(tmp_path, n, y)["energy"]
+        for n, y in (("base", base), ("louder", louder), ("denser", denser), ("dark", dark))
+    }
     assert e["louder"] > e["base"]
     assert e["denser"] > e["base"]
     assert e["dark"] < e["base"]
@@ -105,7 +121,7 @@ def test_major_is_happier_than_minor(tmp_path):
 def test_quiet_sparse_is_more_relaxed_and_acoustic_than_loud_noisy(tmp_path):
     quiet = click_track(70, 10, SR) * 0.1
     loud = click_track(140, 10, SR) * 0.8 + noise(10, SR, rms_db=-16)
-    q, l = _analyse(tmp_path, "quiet", quiet), _analyse(tmp_path, "loud", loud)
-    assert q["mood_relaxed"] > l["mood_relaxed"]
-    assert q["acousticness"] > l["acousticness"]
-    assert l["mood_aggressive"] > q["mood_aggressive"]
+    q, lo = _analyse(tmp_path, "quiet", quiet), _analyse(tmp_path, "loud", loud)
+    assert q["mood_relaxed"] > lo["mood_relaxed"]
+    assert q["acousticness"] > lo["acousticness"]
+    assert lo["mood_aggressive"] > q["mood_aggressive"]
