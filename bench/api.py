@@ -246,7 +246,11 @@ def main() -> None:
         return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--artists", type=int, default=10_000)
-    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument(
+        "--connections",
+        default="32,4",
+        help="comma list of connection counts; the first is the headline (default 32,4)",
+    )
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     ap.add_argument(
@@ -285,13 +289,15 @@ def main() -> None:
                 ("GET /gmm/clusters/{id}", [f"/api/v1/gmm/clusters/{c}" for c in info["clusters"]]),
             ]
             results = []
-            for name, paths in cases:
-                r = run_load(port, paths, args.connections, args.seconds)
-                results.append((name, r))
-                print(
-                    f"{name:40s} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms  errors {r['errors']}",
-                    file=sys.stderr,
-                )
+            for conns in [int(c) for c in str(args.connections).split(",")]:
+                for name, paths in cases:
+                    r = run_load(port, paths, conns, args.seconds)
+                    r["connections"] = conns
+                    results.append((name, r))
+                    print(
+                        f"{conns:3d} conns {name:40s} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms  errors {r['errors']}",
+                        file=sys.stderr,
+                    )
         finally:
             os.killpg(server.pid, 15)
             server.wait(timeout=15)
@@ -307,7 +313,7 @@ def main() -> None:
         SECTION,
         f"Command: `{cmd}` — {args.artists} artists on {backend}, model trained by the pipeline "
         f"(k = {info['k']}); `sonicmap serve --workers {args.workers}` in one process, the load from a "
-        f"second process on loopback: {args.connections} keep-alive connections, closed loop, "
+        f"second process on loopback: keep-alive connections ({args.connections}), closed loop, "
         f"{args.seconds:.0f} s per endpoint. Baseline: `/health` (no database) under the same load.",
         "",
         "| endpoint | req/s | p50 ms | p99 ms | errors |",

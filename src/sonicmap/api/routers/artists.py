@@ -122,8 +122,15 @@ def similar_artists(
     ] = 0.0,
 ) -> SimilarArtists:
     """Artists that sound most alike (cosine on 64-D artist vectors), best first, seed excluded."""
-    _artist_or_404(session, artist_id)
-    if session.get(db.ArtistEmbedding, artist_id) is None:
+    # One round trip: does the artist exist, and does it have a vector?
+    row = session.execute(
+        select(db.Artist.id, db.ArtistEmbedding.artist_id)
+        .join(db.ArtistEmbedding, db.ArtistEmbedding.artist_id == db.Artist.id, isouter=True)
+        .where(db.Artist.id == artist_id)
+    ).first()
+    if row is None:
+        raise ApiError(404, "not_found", f"no artist with id {artist_id}")
+    if row[1] is None:
         raise ApiError(
             409,
             "no_embedding",
