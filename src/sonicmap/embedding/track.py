@@ -294,8 +294,8 @@ def embed_tracks(
 
     Returns
     -------
-    np.ndarray [shape=(n, 64), float32], rows of unit L2 norm (a row whose every input is missing
-    and whose weights are all zero stays all-zero).
+    np.ndarray [shape=(n, 64), float32], rows of unit L2 norm — except a track without a single
+    usable input, which is the neutral point (all zeros: no direction, never a search result).
     """
     x = encode_tracks(features, genres)
     x *= block_scale(weights)
