@@ -43,6 +43,7 @@ CovarianceType = Literal["diag", "full"]
 COVARIANCE_TYPES: tuple[str, ...] = ("diag", "full")
 _LOG_2PI = math.log(2.0 * math.pi)
 _CHUNK = 8192
+_PASS_SAMPLE = 1500  # rows used by the intermediate whitening passes
 _Init = tuple[np.ndarray, np.ndarray, np.ndarray]  # means (k, p), weights (k,), precisions
 
 
@@ -262,14 +263,16 @@ class ArtistGmm:
         sel_n = min(len(fit_idx), self.selection_sample)
         passes = self.whiten_passes if self.whiten and self.pca_components else 1
         resp: np.ndarray | None = None
-        for _ in range(passes):
-            # Pass 2 re-estimates the within-cluster covariance from pass 1's clusters.
-            self.pca_components_ = self._projection(Z_std, resp)
+        for i in range(passes):
+            # Later passes re-estimate the within-cluster covariance from the clusters found;
+            # the intermediate passes only need a rough answer, so they use fewer rows.
+            m = sel_n if i == passes - 1 else min(sel_n, _PASS_SAMPLE)
+            self.pca_components_ = self._projection(Z_std[:m], resp)
             Z_fit = Z_std if self.pca_components_ is None else Z_std @ self.pca_components_.T
             Z_fit = np.ascontiguousarray(Z_fit, dtype=np.float32)
-            warm = self._warm_init(warm_start, X[fit_idx[:sel_n]], Z_fit[:sel_n])
-            k, gm = self._select(Z_fit[:sel_n], ks, warm)
-            resp = gm.predict_proba(Z_fit[:sel_n])
+            warm = self._warm_init(warm_start, X[fit_idx[:m]], Z_fit[:m])
+            k, gm = self._select(Z_fit[:m], ks, warm)
+            resp = gm.predict_proba(Z_fit[:m])
 
         if len(Z_fit) > sel_n or self.n_init > 1:
             # Refit at the chosen k on the larger sample: from the selection's solution, from the
@@ -345,7 +348,7 @@ class ArtistGmm:
         if not p or (p >= d and not self.whiten):
             return None
         z64 = Z.astype(np.float64)
-        _, _, vt = np.linalg.svd(z64, full_matrices=False)
+        vt = _principal_axes(z64)
         if not self.whiten:
             return vt[:p].astype(np.float32)
         p0 = min(2 * p, d, n - 1)
@@ -356,7 +359,8 @@ class ArtistGmm:
             within = _neighbour_covariance(sel[:2000])
         else:
             # Pooled within-cluster covariance under the given responsibilities (n_sel, k).
-            r = resp[: len(sel)].astype(np.float64)
+            sel = Y[: len(resp)]
+            r = resp.astype(np.float64)
             nk = r.sum(axis=0) + 1e-12
             mu = (r.T @ sel) / nk[:, None]
             within = sel.T @ sel - (mu.T * nk) @ mu
@@ -366,7 +370,7 @@ class ArtistGmm:
         w = evecs @ np.diag(evals**-0.5) @ evecs.T  # Σ_w^(-1/2), symmetric (p0, p0)
         Yw = Y @ w
         Yw -= Yw.mean(axis=0)
-        _, _, vt1 = np.linalg.svd(Yw, full_matrices=False)
+        vt1 = _principal_axes(Yw)
         return (vt1[:p] @ w @ v0).astype(np.float32)
 
     def _fit_one(
@@ -544,6 +548,15 @@ def _quiet() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         yield
+
+
+def _principal_axes(Y: np.ndarray) -> np.ndarray:
+    """Principal axes of centred rows ``Y`` (n, p), largest variance first: (p, p) float64.
+
+    Eigenvectors of the p × p scatter matrix (cheaper than an SVD of the n × p data).
+    """
+    evals, evecs = np.linalg.eigh(Y.T @ Y)
+    return evecs[:, np.argsort(evals)[::-1]].T
 
 
 def _neighbour_covariance(Y: np.ndarray, *, chunk: int = 512) -> np.ndarray:
