@@ -1,7 +1,7 @@
 """Priorities and queues: the one place where plan priorities become broker priorities.
 
 The plan (and ``gmm_config.yaml``) speaks of 0..9 where **higher is more important** (training 9,
-drift retrain 7, refresh 5, scan 4, stability 3, cleanup 1), as RabbitMQ does. kombu's Redis
+drift retrain 7, refresh 5, stability 3, cleanup 1, scan 0), as RabbitMQ does. kombu's Redis
 transport does the opposite: a message of priority ``n`` goes to the list ``<queue>:<n>`` and
 the worker's BRPOP polls ``priority_steps`` in ascending order, so **0 is served first**
 (Celery's docs: "with Redis, priority 0 is the highest"). :func:`broker_priority` maps.
@@ -15,7 +15,9 @@ PRIORITY_DRIFT = 7
 PRIORITY_REFRESH = 5
 PRIORITY_STABILITY = 3
 PRIORITY_CLEANUP = 1
-PRIORITY_SCAN = 4
+#: Scans (and their analysis chunks) come last: long background work never starves the short
+#: maintenance jobs, which take the next free worker process between two chunks.
+PRIORITY_SCAN = 0
 PRIORITY_DEFAULT = 5
 
 #: Queues. Short maintenance jobs never wait behind the analysis of a whole library: the scan's

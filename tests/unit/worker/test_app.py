@@ -97,3 +97,14 @@ def test_tasks_registered_with_plan_names():
         "check_cluster_stability",
         "cleanup_old_models",
     } <= names
+
+
+@pytest.mark.parametrize("broker", ["redis://h:6379/0", "amqp://guest@h//"])
+def test_every_maintenance_task_outranks_scans(broker):
+    from sonicmap.worker.app import PRIORITY_SCAN
+
+    def served_first(a: int, b: int) -> bool:
+        pa, pb = broker_priority(a, broker), broker_priority(b, broker)
+        return pa < pb if broker.startswith("redis") else pa > pb
+
+    assert all(served_first(p, PRIORITY_SCAN) for p in PLAN)
