@@ -396,19 +396,16 @@ def scan_library(
     try:
         scanner.load_stored()
         candidates, missing_roots = scanner.walk_and_compare()
-        missing = scanner.missing(missing_roots)
+        scanner.missing(missing_roots)
         spec = WorkerSpec(
             analyzer=analyzer or DEFAULT_ANALYZER,
             tag_reader=tag_reader or DEFAULT_TAG_READER,
             max_duration_s=s.max_analysis_seconds,
-            missing_fingerprints=frozenset(
-                st.fingerprint
-                for st in missing.values()
-                if st.fingerprint and st.status == "analysed"
-            ),
+            # only analyses of the current version may be carried over to a new path
+            missing_fingerprints=frozenset(scanner.claimable),
         )
         scanner.process(candidates, spec, jobs=n_jobs, in_process=in_process)
-        scanner.remove(missing)
+        scanner.remove()
         result.duration_s = time.monotonic() - t0
         scanner.finish("completed")
     except BaseException as exc:
@@ -897,7 +894,7 @@ class _Scanner:
 
     # -- removal ----------------------------------------------------------------------------
 
-    def remove(self, missing: dict[str, _Stored]) -> None:
+    def remove(self) -> None:
         """Delete tracks that disappeared (and were not moved), then orphaned artists/albums."""
         gone = [st.id for st in self.missing_map.values()]
         r = self.result

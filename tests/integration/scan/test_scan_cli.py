@@ -18,6 +18,7 @@ def clean_env(data: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 def test_scan_tracks_json_and_errors(small_library: Library, tmp_path: Path) -> None:
     lib = small_library
     db = f"sqlite:///{tmp_path / 'cli.db'}"
