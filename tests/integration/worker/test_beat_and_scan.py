@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from worker_cluster import wait_for
 from worker_helpers import seed_library, write_wav
-
-from conftest import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from netfaults import PausableProxy, PrivateRedis
 from sqlalchemy.engine import make_url
+from worker_cluster import wait_for
 from worker_helpers import write_wav
-
-from conftest import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -7,9 +7,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from worker_cluster import wait_for
 from worker_helpers import drift_library, seed_library, touch_tracks, write_wav
-
-from conftest import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
