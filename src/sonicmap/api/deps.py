@@ -1,5 +1,8 @@
 """FastAPI dependencies: configuration, store, session, task queue, authentication, paging.
 
+Dependencies that do no I/O are ``async def``: FastAPI runs them on the event loop instead of
+handing each one to the thread pool (a measurable share of a small request's cost).
+
 Use the ``Annotated`` aliases in routers (``SessionDep``, ``StoreDep``, ``ConfigDep``,
 ``QueueDep``, ``PageDep``); mutating routes add ``dependencies=[RequireKey]``.
 """
@@ -23,15 +26,15 @@ from sonicmap.store.db import Store
 MAX_LIMIT = 500
 
 
-def get_config(request: Request) -> AppConfig:
+async def get_config(request: Request) -> AppConfig:
     return request.app.state.config
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
-def get_queue(request: Request) -> TaskQueue:
+async def get_queue(request: Request) -> TaskQueue:
     return request.app.state.queue
 
 
@@ -97,7 +100,7 @@ def _check_key(
         raise ApiError(401, "invalid_api_key", "the API key is wrong", headers=challenge)
 
 
-def require_api_key(
+async def require_api_key(
     cfg: ConfigDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header: Annotated[str | None, Depends(_header)],
@@ -106,7 +109,7 @@ def require_api_key(
     _check_key(cfg, bearer, header)
 
 
-def require_read_access(
+async def require_read_access(
     cfg: ConfigDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header: Annotated[str | None, Depends(_header)],
@@ -128,7 +131,7 @@ class PageParams:
     offset: int
 
 
-def page_params(
+async def page_params(
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description=f"Rows per page (1..{MAX_LIMIT}).")
     ] = 50,

@@ -38,7 +38,20 @@ CHECKS = [
 
 
 def _fake_similar(store: Any, seed_id: int, k: int, **_: Any) -> list[dict[str, Any]]:
-    return [{"id": seed_id + 1, "name": "n", "path": "/m/x.flac", "title": None, "score": 0.75}][:k]
+    """The pipeline's result shape (both similar_artists and similar_tracks fields)."""
+    row = {
+        "id": seed_id + 1,
+        "name": "n",
+        "path": "/m/x.flac",
+        "title": None,
+        "artist_id": 1,
+        "artist": "n",
+        "album_id": None,
+        "album": None,
+        "score": 0.75,
+        "distance": 0.5,
+    }
+    return [row][:k]
 
 
 def _app(mode: str, sqlite_store: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:

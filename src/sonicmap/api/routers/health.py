@@ -15,7 +15,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health", response_model=Health, summary="Liveness")
-def health() -> Health:
+async def health() -> Health:
     """Answers 200 while the process serves requests; touches neither database nor broker."""
     return Health(version=__version__)
 
