@@ -42,8 +42,8 @@ FLUX_RANGE_DB = 40.0
 CHROMA_FMIN = 55.0
 CHROMA_FMAX = 3500.0
 MIN_DURATION_S = 0.5
-_DESC_EVERY = 2  # spectral descriptors on every 2nd frame (means/stds only)
-_CONTRAST_EVERY = 4
+_DESC_EVERY = 4  # spectral descriptors on every 2nd frame (means/stds only)
+_CONTRAST_EVERY = 8
 
 
 @dataclass
@@ -94,14 +94,16 @@ class _Accumulator:
         freqs = np.fft.rfftfreq(N_FFT, 1.0 / ANALYSIS_SR)
         self.freqs = freqs
         self.melfb = spectral.mel_filterbank(freqs)
-        self.dct = spectral.dct_matrix()
+        self.dct_db = spectral.dct_matrix() * np.float32(np.log(10.0) / 10.0)
         self.bands = spectral.contrast_bands(freqs)
         win = np.hanning(N_FFT + 1)[:-1]
         c = np.full(freqs.size, 2.0)
         c[0] = c[-1] = 1.0
         norm = N_FFT * N_FFT * np.mean(win**2)
-        self.pvec = (c / norm).astype(np.float32)  # Σ pvec·|X|² = mean square of the frame
-        self.kvec = (c * loudness.k_power_response(freqs, ANALYSIS_SR) / norm).astype(np.float32)
+        # columns: K-weighted and plain mean square of the frame (Parseval, one-sided spectrum)
+        self.kpvec = np.stack(
+            [c * loudness.k_power_response(freqs, ANALYSIS_SR) / norm, c / norm], axis=1
+        ).astype(np.float32)
         mel_c = spectral.mel_to_hz(
             spectral.hz_to_mel(30.0)
             + np.arange(1, spectral.N_MELS + 1)
@@ -163,34 +165,35 @@ class _Accumulator:
         n = P.shape[0]
         idx = self.frame_index + np.arange(n)
         self.frame_index += n
-        # loudness: frame centre → 100 ms segment; K-weighted and plain power of the frame
-        seg = np.floor((idx * HOP + N_FFT / 2) / (ANALYSIS_SR * SEGMENT_S)).astype(np.int64)
-        self.seg_pk.append(np.stack([seg.astype(np.float64), P @ self.kvec, P @ self.pvec]))
+        # loudness: frame centre → 100 ms segment; K-weighted and plain mean square of the frame
+        seg = np.floor((idx * HOP + N_FFT / 2) / (ANALYSIS_SR * SEGMENT_S))
+        kp = P @ self.kpvec  # (n, 2)
+        self.seg_pk.append(np.stack([seg, kp[:, 0], kp[:, 1]]))
         mel = P @ self.melfb
         mel_db = 10.0 * np.log10(mel + np.float32(1e-10))
-        # dynamic range limited to 40 dB below the loudest band so far: rises out of near
-        # silence (decays between notes, digital silence) must not dwarf the real onsets
-        self.ref_db = max(self.ref_db, float(mel_db.max()))
-        mel_db = np.maximum(mel_db, np.float32(self.ref_db - FLUX_RANGE_DB))
-        prev = np.concatenate(
-            [self.prev_mel_db[None, :] if self.prev_mel_db is not None else mel_db[:1], mel_db[:-1]]
-        )
-        # SuperFlux-style: compare with the max over neighbouring bands of the previous frame
-        pmax = np.maximum(prev, np.maximum(np.roll(prev, 1, axis=1), np.roll(prev, -1, axis=1)))
-        flux = np.maximum(mel_db - pmax, 0.0).mean(axis=1)
-        self.prev_mel_db = mel_db[-1]
-        if self.n_kept < self.max_frames:
-            k = min(n, self.max_frames - self.n_kept)
-            self.onset.append(flux[:k].astype(np.float32))
-            self.env.append(np.sqrt(P[:k] @ self.pvec).astype(np.float32))
-            self.band_env.append(mel[:k, self.speech_bands].sum(axis=1).astype(np.float32))
-            self.n_kept += k
-        # MFCC on every frame with energy
-        logmel = np.log(mel + np.float32(1e-10))
-        mf = (logmel @ self.dct).astype(np.float64)
+        # MFCC: natural-log mel energies → DCT ([dB] * ln(10) / 10 = [neper])
+        mf = (mel_db @ self.dct_db).astype(np.float64)
         self.mfcc_sum += mf.sum(axis=0)
         self.mfcc_sq += (mf * mf).sum(axis=0)
         self.n_mfcc += n
+        # dynamic range limited to 40 dB below the loudest band so far: rises out of near
+        # silence (decays between notes, digital silence) must not dwarf the real onsets
+        self.ref_db = max(self.ref_db, float(mel_db.max()))
+        np.maximum(mel_db, np.float32(self.ref_db - FLUX_RANGE_DB), out=mel_db)
+        first = self.prev_mel_db if self.prev_mel_db is not None else mel_db[0]
+        prev = np.concatenate([first[None, :], mel_db[:-1]])
+        # SuperFlux-style: compare with the max over neighbouring bands of the previous frame
+        pmax = prev.copy()
+        np.maximum(pmax[:, 1:], prev[:, :-1], out=pmax[:, 1:])
+        np.maximum(pmax[:, :-1], prev[:, 1:], out=pmax[:, :-1])
+        flux = np.maximum(mel_db - pmax, 0.0).mean(axis=1)
+        self.prev_mel_db = mel_db[-1].copy()
+        if self.n_kept < self.max_frames:
+            k = min(n, self.max_frames - self.n_kept)
+            self.onset.append(flux[:k].astype(np.float32))
+            self.env.append(np.sqrt(kp[:k, 1]).astype(np.float32))
+            self.band_env.append(mel[:k, self.speech_bands].sum(axis=1).astype(np.float32))
+            self.n_kept += k
         # spectral descriptors on a subset of frames
         off = (-idx[0]) % _DESC_EVERY
         Ps = P[off::_DESC_EVERY]
@@ -338,7 +341,23 @@ def analyze_file(
     """
     if max_duration_s is not None and not max_duration_s > 0:
         raise AnalysisError(f"max_duration_s must be > 0 or None, got {max_duration_s!r}")
-    p = Path(path)
+    with _single_threaded_blas():
+        return _analyze(Path(path), max_duration_s, tags)
+
+
+def _single_threaded_blas() -> Any:
+    """Cap BLAS at one thread: our matrices are small, and idle BLAS threads spinning between
+    calls cost more CPU than they save (the scan already runs one analysis per core)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _analyze(p: Path, max_duration_s: float | None, tags: Any) -> Analysis:
     infos: list[StreamInfo] = []
     acc: _Accumulator | None = None
     n_native = 0

@@ -43,7 +43,7 @@ ANALYSIS_HOP = 256
 SEGMENT_S = 0.1
 """BS.1770 gating step (s): 400 ms blocks with 75 % overlap are sums of four 100 ms segments."""
 
-_DECIM_TAPS_PER_PHASE = 8
+_DECIM_TAPS_PER_PHASE = 6
 _DECIM_CUTOFF_HZ = 4400.0
 _MAX_FRAME_ERRORS = 50
 
@@ -103,11 +103,9 @@ def _channel_weights(layout: av.AudioLayout, n: int) -> tuple[np.ndarray, np.nda
 
 
 def _to_planar_float(frame: av.AudioFrame, channels: int) -> np.ndarray:
-    """Frame → float32 array [shape=(channels, n)], full scale ±1."""
+    """Frame → float32 [shape=(channels, n)], full scale ±1 (the slow path: planar float frames
+    are read directly as views on their planes)."""
     fmt = frame.format
-    n = frame.samples
-    if fmt.name == "fltp":
-        return np.stack([np.frombuffer(p, np.float32, count=n) for p in frame.planes[:channels]])
     arr = frame.to_ndarray()
     if not fmt.is_planar:
         arr = arr.reshape(-1, channels).T
@@ -175,20 +173,26 @@ class _SwrResampler:
         return self._run(None)
 
 
-def _segment_sums(sq: np.ndarray, sr: int) -> np.ndarray:
-    """Mean of ``sq`` [shape=(..., n)] over each complete 100 ms segment → [shape=(..., n_seg)]."""
+def _segment_sums(x: np.ndarray, sr: int, *, weights: np.ndarray | None = None) -> np.ndarray:
+    """Σ_c weights[c] · mean(x[c]²) over each complete 100 ms segment.
+
+    x : [shape=(channels, n), float32]; returns [shape=(n_seg,), float64].
+    """
     seg = sr * SEGMENT_S
-    n = sq.shape[-1]
+    ch, n = x.shape
     n_seg = int(math.floor(n / seg + 1e-9))
     if n_seg == 0:
-        return np.zeros(sq.shape[:-1] + (0,))
+        return np.zeros(0)
+    w = np.ones(ch) if weights is None else np.asarray(weights, dtype=np.float64)
     if float(seg).is_integer():
         s = int(seg)
-        v = sq[..., : n_seg * s].reshape(sq.shape[:-1] + (n_seg, s))
-        return v.sum(axis=-1, dtype=np.float64) / s
-    bounds = np.round(np.arange(n_seg + 1) * seg).astype(np.int64)
-    sums = np.add.reduceat(sq[..., : bounds[-1]].astype(np.float64), bounds[:-1], axis=-1)
-    return sums / np.diff(bounds)
+        v = x[:, : n_seg * s].reshape(ch, n_seg, s)
+        per = np.einsum("csn,csn->cs", v, v, dtype=np.float64) / s
+    else:
+        bounds = np.round(np.arange(n_seg + 1) * seg).astype(np.int64)
+        sq = x[:, : bounds[-1]].astype(np.float64) ** 2
+        per = np.add.reduceat(sq, bounds[:-1], axis=1) / np.diff(bounds)
+    return w @ per
 
 
 def probe(path: str | Path) -> StreamInfo:
@@ -260,72 +264,92 @@ def _decode(container, info: StreamInfo, path, max_duration_s: float | None) -> 
     sr, ch = info.sample_rate, info.channels
     stream = container.streams.audio[0]
     lw, mw = _channel_weights(stream.layout, ch)
-    lw32, mw32 = lw.astype(np.float32), mw.astype(np.float32)
+    mw32 = mw.astype(np.float32)
+    f32 = np.float32
     factor = sr // ANALYSIS_SR if sr % ANALYSIS_SR == 0 else 0
     low = _Decimator(factor, sr) if factor else _SwrResampler(sr)
     block_len = BLOCK_S * sr
     limit = None if max_duration_s is None else int(max_duration_s * sr)
-    buf = np.zeros((ch, block_len), np.float32)
-    fill = 0
-    total = 0
-    errors = 0
 
-    def emit(n: int, last: bool) -> Block:
-        x = buf[:, :n]
-        mono = mw32 @ x if ch > 1 else x[0].copy()
-        sq = x * x
-        powers = _segment_sums(lw32 @ sq if ch > 1 else sq[0], sr)
-        msq = mono * mono
-        mono_powers = _segment_sums(msq, sr)
+    def emit(x: np.ndarray, last: bool) -> Block:
+        """x [shape=(ch, n), float32] → Block."""
+        n = x.shape[1]
+        if not np.isfinite(x.sum()):
+            x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+        if ch == 1:
+            mono = x[0]
+        elif ch == 2:
+            mono = (x[0] + x[1]) * f32(0.5)
+        else:
+            mono = mw32 @ x
+        powers = _segment_sums(x, sr, weights=lw)
+        mono_powers = _segment_sums(mono[None, :], sr)
         if factor:
-            m = n - n % factor
-            y = low.process(mono[:m])
+            y = low.process(mono[: n - n % factor])
         else:
             y = low.process(mono)
             if last:
                 y = np.concatenate([y, low.flush()])
         return Block(powers, mono_powers, y, n)
 
-    frames = container.decode(stream)
-    while True:
+    # per-channel lists of 1-D float32 views on the decoded frames; joined once per block
+    pend: list[list[np.ndarray]] = [[] for _ in range(ch)]
+    n_pending = 0
+    total = 0
+    errors = 0
+    frombuffer = np.frombuffer
+    done = False
+    for packet in container.demux(stream):
         try:
-            frame = next(frames)
-        except StopIteration:
-            break
+            frames = packet.decode()
         except (av.error.FFmpegError, ValueError) as exc:
-            errors += 1
-            if errors > _MAX_FRAME_ERRORS or isinstance(exc, av.error.EOFError):
+            errors += 1  # a corrupt packet: skip it, keep going (up to a limit)
+            if errors > _MAX_FRAME_ERRORS:
                 logger.warning("decode stopped path=%s after %d errors: %s", path, errors, exc)
                 break
             continue
-        if frame.samples == 0:
-            continue
-        fch = len(frame.layout.channels)
-        if fch != ch:
-            raise DecodeError(
-                f"{path}: channel count changes mid-stream ({ch} → {fch}); unsupported"
-            )
-        x = _to_planar_float(frame, ch)
-        if not np.isfinite(x).all():
-            x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
-        pos = 0
-        n = x.shape[1]
-        if limit is not None:
-            n = min(n, limit - total)
-        while pos < n:
-            take = min(n - pos, block_len - fill)
-            buf[:, fill : fill + take] = x[:, pos : pos + take]
-            fill += take
-            pos += take
-            if fill == block_len:
-                yield emit(fill, False)
-                fill = 0
-        total += n
-        if limit is not None and total >= limit:
+        for frame in frames:
+            n = frame.samples
+            if not n:
+                continue
+            planes = frame.planes
+            if len(planes) == ch and frame.format.name == "fltp":
+                for c in range(ch):
+                    pend[c].append(frombuffer(planes[c], f32, n))
+            else:
+                if len(frame.layout.channels) != ch:
+                    raise DecodeError(
+                        f"{path}: channel count changes mid-stream ({ch} → "
+                        f"{len(frame.layout.channels)}); unsupported"
+                    )
+                x = _to_planar_float(frame, ch)
+                for c in range(ch):
+                    pend[c].append(x[c])
+            if limit is not None and total + n >= limit:
+                cut = n - (limit - total)
+                if cut:
+                    for c in range(ch):
+                        pend[c][-1] = pend[c][-1][: n - cut]
+                n -= cut
+                done = True
+            n_pending += n
+            total += n
+            if n_pending >= block_len:
+                cat = np.stack([np.concatenate(p) for p in pend])
+                pos = 0
+                while n_pending - pos >= block_len:
+                    yield emit(cat[:, pos : pos + block_len], False)
+                    pos += block_len
+                pend = [[cat[c, pos:]] for c in range(ch)]
+                n_pending -= pos
+            if done:
+                break
+        if done:
             break
     if total == 0:
         raise DecodeError(
             f"{path}: no audio could be decoded (codec {info.codec}); file truncated or corrupt?"
         )
-    if fill or not factor:
-        yield emit(fill, True)
+    if n_pending or not factor:
+        rest = np.stack([np.concatenate(p) for p in pend]) if n_pending else np.zeros((ch, 0), f32)
+        yield emit(rest, True)

@@ -1,0 +1,264 @@
+"""Benchmark: audio analysis throughput and peak memory, sonicmap vs baselines, in one run.
+
+    python bench/analysis.py [--workdir DIR] [--minutes 3] [--long 20 40] [--update-md]
+
+Generates (with ``sonicmap.synth``) 44.1 kHz stereo Ogg Vorbis and MP3 files — several short
+tracks totalling ``--minutes`` per format, plus one track per ``--long`` duration (minutes) for
+memory flatness — then measures, each in a fresh subprocess, for the same files:
+
+* ``decode``   — the floor: PyAV decode at the native rate, ``frame.to_ndarray()``, no analysis;
+* ``sonicmap`` — ``sonicmap.analysis.analyze_file`` (tags not read);
+* ``librosa``  — a naive pipeline: ``librosa.load(sr=22050)`` + ``beat.beat_track`` +
+  ``feature.chroma_cqt`` + ``feature.mfcc`` + ``feature.spectral_centroid`` + ``feature.rms``;
+* ``bliss``    — ``bliss_audio.Song(path)`` (bliss-rs through its Python binding).
+
+Throughput = seconds of audio / CPU seconds of the work (user + system of every thread, imports
+and interpreter start excluded); peak RSS = ``ru_maxrss`` of the worker (includes the interpreter
+and imports). BLAS is limited to one thread for every method (as in a scan, one analysis per
+core). The machine is shared: compare ratios, not absolute figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SR = 44100
+ROOT = Path(__file__).resolve().parents[1]
+METHODS = ("decode", "sonicmap", "librosa", "bliss")
+
+
+# ------------------------------------------------------------------------------ workers
+def _work_decode(path: str) -> None:
+    import av
+
+    with av.open(path) as c:
+        for frame in c.decode(audio=0):
+            frame.to_ndarray()
+
+
+def _work_sonicmap(path: str) -> None:
+    from types import SimpleNamespace
+
+    from sonicmap.analysis import analyze_file
+
+    analyze_file(path, max_duration_s=None, tags=SimpleNamespace(descriptors={}))
+
+
+def _work_librosa(path: str) -> None:
+    import librosa
+
+    y, sr = librosa.load(path, sr=22050, mono=True)
+    librosa.beat.beat_track(y=y, sr=sr)
+    librosa.feature.chroma_cqt(y=y, sr=sr)
+    librosa.feature.mfcc(y=y, sr=sr)
+    librosa.feature.spectral_centroid(y=y, sr=sr)
+    librosa.feature.rms(y=y)
+
+
+def _work_bliss(path: str) -> None:
+    import bliss_audio
+
+    bliss_audio.Song(path).analysis  # noqa: B018 - forces the analysis result
+
+
+def worker(method: str, paths: list[str]) -> None:
+    """Run one method over ``paths`` (after a warm-up import) and print one JSON line."""
+    import av
+
+    fn = globals()[f"_work_{method}"]
+    # imports and one-time set-up outside the timed region: analyse a 1 s silence first
+    warm = Path(os.environ["BENCH_WARMUP"])
+    fn(str(warm))
+    audio = 0.0
+    for p in paths:
+        with av.open(p) as c:
+            s = c.streams.audio[0]
+            audio += float(s.duration * s.time_base) if s.duration else c.duration / 1e6
+    t0 = time.process_time()
+    w0 = time.perf_counter()
+    for p in paths:
+        fn(p)
+    cpu = time.process_time() - t0
+    wall = time.perf_counter() - w0
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {"method": method, "audio_s": audio, "cpu_s": cpu, "wall_s": wall, "rss_mb": rss_mb}
+        )
+    )
+
+
+# ------------------------------------------------------------------------------ files
+def _encode_stream(path: Path, chunks, codec: str) -> None:
+    """Encode an iterator of stereo float32 chunks [shape=(2, n)] without holding the track."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as c:
+        s = c.add_stream(codec, rate=SR, layout="stereo")
+        if codec == "vorbis":
+            s.codec_context.options = {"strict": "experimental"}
+        res = av.AudioResampler(format=s.codec_context.format, layout="stereo", rate=SR)
+        for y in chunks:
+            for i in range(0, y.shape[1], 44100):
+                fr = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(y[:, i : i + 44100]), format="fltp", layout="stereo"
+                )
+                fr.sample_rate = SR
+                for f in res.resample(fr):
+                    for pkt in s.encode(f):
+                        c.mux(pkt)
+        for f in res.resample(None):
+            for pkt in s.encode(f):
+                c.mux(pkt)
+        for pkt in s.encode(None):
+            c.mux(pkt)
+
+
+def make_files(workdir: Path, minutes: float, long_minutes: list[float]) -> dict[str, list[Path]]:
+    """Short tracks (``minutes`` in total per format) and long tracks; reused when present."""
+    import numpy as np
+
+    from sonicmap.synth import demo_styles, render
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    styles = demo_styles(8, seed=3)
+    n_short = max(1, int(round(minutes * 60 / 30)))
+    files: dict[str, list[Path]] = {}
+    for ext, codec in (("ogg", "vorbis"), ("mp3", "libmp3lame")):
+        shorts = []
+        for i in range(n_short):
+            p = workdir / f"short{i:02d}.{ext}"
+            if not p.exists():
+                _encode_stream(
+                    p, [render(styles[i % len(styles)], duration_s=30.0, sr=SR, seed=i)], codec
+                )
+            shorts.append(p)
+        files[f"short.{ext}"] = shorts
+        for m in long_minutes:
+            p = workdir / f"long{int(m)}min.{ext}"
+            if not p.exists():
+                n_chunks = int(m * 60 / 60)
+                chunks = (
+                    render(styles[k % len(styles)], duration_s=60.0, sr=SR, seed=100 + k).astype(
+                        np.float32
+                    )
+                    for k in range(n_chunks)
+                )
+                _encode_stream(p, chunks, codec)
+            files[f"long{int(m)}.{ext}"] = [p]
+    warm = workdir / "warmup.wav"
+    if not warm.exists():
+        _encode_stream(warm, [np.zeros((2, SR), np.float32)], "pcm_s16le")
+    return files
+
+
+# ------------------------------------------------------------------------------ driver
+def run(method: str, paths: list[Path], workdir: Path) -> dict:
+    env = dict(
+        os.environ,
+        OPENBLAS_NUM_THREADS="1",
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        BENCH_WARMUP=str(workdir / "warmup.wav"),
+    )
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", method, *map(str, paths)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if out.returncode != 0:
+        return {
+            "method": method,
+            "error": out.stderr.strip().splitlines()[-1]
+            if out.stderr.strip()
+            else f"exit {out.returncode}",
+        }
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/sonicmap-bench-analysis"))
+    ap.add_argument("--minutes", type=float, default=3.0, help="short-track audio per format (min)")
+    ap.add_argument(
+        "--long", type=float, nargs="*", default=[20.0, 40.0], help="long track lengths (min)"
+    )
+    ap.add_argument("--reps", type=int, default=2, help="repetitions per measurement (best kept)")
+    ap.add_argument(
+        "--update-md", action="store_true", help="rewrite the Analysis section of BENCHMARKS.md"
+    )
+    ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.worker:
+        worker(a.worker[0], a.worker[1:])
+        return
+    files = make_files(a.workdir, a.minutes, a.long)
+    results: dict[str, dict[str, dict]] = {}
+    for key, paths in files.items():
+        methods = METHODS if key.startswith("short") else ("decode", "sonicmap", "bliss")
+        results[key] = {}
+        for _ in range(a.reps):  # interleave methods so load changes hit all alike
+            for m in methods:
+                r = run(m, paths, a.workdir)
+                best = results[key].get(m)
+                if best is None or ("cpu_s" in r and r["cpu_s"] < best.get("cpu_s", float("inf"))):
+                    results[key][m] = r
+        for m, r in results[key].items():
+            print(key, m, json.dumps(r), file=sys.stderr)
+    text = report(results, a)
+    print(text)
+    if a.update_md:
+        _update_md(text)
+
+
+def report(results: dict, a: argparse.Namespace) -> str:
+    lines = [
+        "## Analysis (`bench/analysis.py`)",
+        "",
+        f"Command: `python bench/analysis.py --minutes {a.minutes:g} --long {' '.join(f'{x:g}' for x in a.long)} --reps {a.reps} --update-md`",
+        f"({platform.machine()}, Python {platform.python_version()}, {os.cpu_count()} cores, shared and loaded: compare ratios).",
+        "Files: 44.1 kHz stereo, generated by `sonicmap.synth` (30 s tracks; long tracks of 60 s pieces).",
+        "Throughput = seconds of audio per CPU-second of work (all threads; imports excluded);",
+        "×floor = CPU time relative to decoding alone; RSS = peak resident memory of the worker process.",
+        "",
+        "| files | method | audio s | CPU s | audio s / CPU s | ×floor (CPU) | peak RSS MB |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for key, rs in results.items():
+        floor = rs.get("decode", {}).get("cpu_s")
+        for m, r in rs.items():
+            if "error" in r:
+                lines.append(f"| {key} | {m} | – | – | error: {r['error'][:60]} | – | – |")
+                continue
+            x = f"{r['cpu_s'] / floor:.2f}" if floor else "–"
+            lines.append(
+                f"| {key} | {m} | {r['audio_s']:.0f} | {r['cpu_s']:.2f} | {r['audio_s'] / r['cpu_s']:.0f} | {x} | {r['rss_mb']:.0f} |"
+            )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _update_md(section: str) -> None:
+    md = ROOT / "BENCHMARKS.md"
+    text = md.read_text(encoding="utf-8")
+    start = text.index("## Analysis (`bench/analysis.py`)")
+    nxt = text.find("\n## ", start + 5)
+    end = len(text) if nxt < 0 else nxt + 1
+    md.write_text(
+        text[:start] + section.rstrip() + "\n\n" + text[end:].lstrip("\n"), encoding="utf-8"
+    )
+
+
+if __name__ == "__main__":
+    main()
