@@ -316,12 +316,13 @@ def main() -> None:
         f"second process on loopback: keep-alive connections ({args.connections}), closed loop, "
         f"{args.seconds:.0f} s per endpoint. Baseline: `/health` (no database) under the same load.",
         "",
-        "| endpoint | req/s | p50 ms | p99 ms | errors |",
-        "|---|---:|---:|---:|---:|",
+        "| connections | endpoint | req/s | p50 ms | p99 ms | errors |",
+        "|---:|---|---:|---:|---:|---:|",
     ]
     for name, r in results:
         lines.append(
-            f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} |"
+            f"| {r['connections']} | {name} | {r['rps']:.0f} | {r['p50_ms']:.1f} | "
+            f"{r['p99_ms']:.1f} | {r['errors']} |"
         )
     text = "\n".join(lines) + "\n"
     print(text)

@@ -84,6 +84,7 @@ def test_reads_open_by_default_and_closed_when_protected(client_factory, seeded)
     assert c.get(f"{API}/gmm/status", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
     # Liveness stays open for health checks.
     assert c.get(f"{API}/health").status_code == 200
+    assert c.get(f"{API}/ready").status_code == 200
     nokey = client_factory(api_protect_reads="true").get(f"{API}/artists")
     assert nokey.status_code == 403 and "SONICMAP_API_KEY" in nokey.json()["error"]["message"]
 
