@@ -84,6 +84,8 @@ STALE_AFTER = timedelta(minutes=15)
 FLUSH_EVERY_S = 20.0
 #: Analysis jobs a worker process runs before it is replaced (guards against slow leaks).
 MAX_TASKS_PER_CHILD = 400
+#: Analysis processes dying on this many files in a row means a broken set-up, not bad files.
+MAX_CRASHES_IN_A_ROW = 3
 LOCK_KEY = "scan.lock"
 FAILED_VERSION_KEY = "scan.failed_analysis_version"
 DEFAULT_ANALYZER = "sonicmap.analysis:analyze_file"
@@ -948,10 +950,12 @@ def _problem_result(entry: FileEntry) -> dict[str, Any]:
 def _crash_result(job: _Job) -> dict[str, Any]:
     try:
         st = os.stat(job.path)
-        size, mtime = st.st_size, st.st_mtime
+        size = st.st_size
     except OSError:
-        size, mtime = 0, 0.0
-    res = _problem_result(FileEntry(job.path, size, mtime))
+        size = 0
+    # mtime -1: never equal to the file's, so a crash is retried at the next scan (it may have
+    # been the machine, e.g. out of memory, rather than the file)
+    res = _problem_result(FileEntry(job.path, size, -1.0))
     res["error"] = "the analysis process crashed on this file (decoder fault or out of memory)"
     return res
 
@@ -1035,6 +1039,7 @@ def _execute(
 
     executor = make()
     pending: dict[Future[dict[str, Any]], _Job] = {}
+    crashes_in_a_row = 0
     try:
         while queue or suspects or pending:
             isolating = bool(suspects)
@@ -1048,15 +1053,25 @@ def _execute(
             for fut in done:
                 job = pending.pop(fut)
                 try:
-                    yield fut.result()
+                    res = fut.result()
                 except BrokenProcessPool:
                     broken = True
                     job.attempts += 1
                     if isolating or job.attempts >= 3:
                         log.error("analysis process crashed path=%s", job.path)
+                        crashes_in_a_row += 1
+                        if crashes_in_a_row >= MAX_CRASHES_IN_A_ROW:
+                            raise SonicmapError(
+                                f"analysis processes died on {crashes_in_a_row} files in a row "
+                                f"(last: {job.path}); they cannot run here (see the log above); "
+                                "stopping the scan instead of marking every file as failed"
+                            ) from None
                         yield _crash_result(job)
                     else:
                         suspects.append(job)
+                else:
+                    crashes_in_a_row = 0
+                    yield res
             if broken:
                 for fut, job in list(pending.items()):
                     try:

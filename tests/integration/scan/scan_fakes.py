@@ -52,3 +52,12 @@ def crash_on_marker(
     if "CRASH" in path:
         os._exit(139)
     return fake_analyze(path, max_duration_s=max_duration_s, tags=tags)
+
+
+def always_crash(
+    path: str, *, max_duration_s: float | None = None, tags: Any = None
+) -> FakeAnalysis:
+    """Every analysis kills its process: a broken set-up, not bad files."""
+    import os
+
+    os._exit(139)

@@ -12,7 +12,7 @@ import pytest
 from scan_helpers import Library, make_config, write_track
 from sqlalchemy import select
 
-from sonicmap.errors import ConflictError, PathNotAllowedError
+from sonicmap.errors import ConflictError, PathNotAllowedError, SonicmapError
 from sonicmap.pipeline.scan import LOCK_KEY, scan_library
 from sonicmap.store.repo import set_state
 from sonicmap.store.schema import Artist, ScanFailure, ScanSession, Track, TrackFeatures
@@ -209,3 +209,20 @@ def test_pool_survives_a_crashing_decoder(
     assert r.added == len(lib.good)
     crash = {f["path"]: f["error"] for f in r.failures}
     assert "crashed" in crash[str(bomb)]
+
+
+@pytest.mark.slow
+def test_processes_that_always_die_stop_the_scan(sqlite_store, small_library: Library) -> None:
+    lib = small_library
+    db_url = str(sqlite_store.engine.url)
+    with pytest.raises(SonicmapError, match="in a row"):
+        scan(
+            sqlite_store, lib, db_url, in_process=False, analyzer="scan_fakes:always_crash", jobs=2
+        )
+    with sqlite_store.session() as s:
+        assert s.scalar(select(ScanSession.status)) == "failed"
+        crashed = [
+            t for t in s.scalars(select(Track)) if t.last_error and "crashed" in t.last_error
+        ]
+    assert len(crashed) < 3  # not the whole library marked failed
+    assert all(t.mtime == -1.0 for t in crashed)  # and those few are retried next time
