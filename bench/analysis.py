@@ -33,6 +33,7 @@ from pathlib import Path
 SR = 44100
 ROOT = Path(__file__).resolve().parents[1]
 METHODS = ("decode", "sonicmap", "librosa", "bliss")
+_READ = [0.0]  # seconds of audio a method actually read (librosa: libsndfile may stop early)
 
 
 # ------------------------------------------------------------------------------ workers
@@ -56,6 +57,7 @@ def _work_librosa(path: str) -> None:
     import librosa
 
     y, sr = librosa.load(path, sr=22050, mono=True)
+    _READ[0] += y.size / sr
     librosa.beat.beat_track(y=y, sr=sr)
     librosa.feature.chroma_cqt(y=y, sr=sr)
     librosa.feature.mfcc(y=y, sr=sr)
@@ -71,29 +73,44 @@ def _work_bliss(path: str) -> None:
 
 def worker(method: str, paths: list[str]) -> None:
     """Run one method over ``paths`` (after a warm-up import) and print one JSON line."""
-    import av
-
     fn = globals()[f"_work_{method}"]
     # imports and one-time set-up outside the timed region: analyse a 1 s silence first
     warm = Path(os.environ["BENCH_WARMUP"])
     fn(str(warm))
-    audio = 0.0
-    for p in paths:
-        with av.open(p) as c:
-            s = c.streams.audio[0]
-            audio += float(s.duration * s.time_base) if s.duration else c.duration / 1e6
     t0 = time.process_time()
     w0 = time.perf_counter()
     for p in paths:
         fn(p)
     cpu = time.process_time() - t0
     wall = time.perf_counter() - w0
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        json.dumps(
-            {"method": method, "audio_s": audio, "cpu_s": cpu, "wall_s": wall, "rss_mb": rss_mb}
-        )
-    )
+    rec = {"method": method, "cpu_s": cpu, "wall_s": wall, "rss_mb": peak_rss_mb()}
+    if _READ[0]:
+        rec["read_s"] = _READ[0]
+    print(json.dumps(rec))
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set of this process (MB): VmHWM, which — unlike ``ru_maxrss`` — starts
+    afresh at exec and so does not inherit the parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def audio_seconds(paths: list[Path]) -> float:
+    """Decoded length of ``paths`` (s), counted from the samples (container headers lie)."""
+    import av
+
+    total = 0.0
+    for p in paths:
+        with av.open(str(p)) as c:
+            s = c.streams.audio[0]
+            total += sum(f.samples for f in c.decode(s)) / s.codec_context.sample_rate
+    return total
 
 
 # ------------------------------------------------------------------------------ files
@@ -206,11 +223,13 @@ def main() -> None:
     files = make_files(a.workdir, a.minutes, a.long)
     results: dict[str, dict[str, dict]] = {}
     for key, paths in files.items():
+        audio = audio_seconds(paths)
         methods = METHODS if key.startswith("short") else ("decode", "sonicmap", "bliss")
         results[key] = {}
         for _ in range(a.reps):  # interleave methods so load changes hit all alike
             for m in methods:
                 r = run(m, paths, a.workdir)
+                r["audio_s"] = audio
                 best = results[key].get(m)
                 if best is None or ("cpu_s" in r and r["cpu_s"] < best.get("cpu_s", float("inf"))):
                     results[key][m] = r
@@ -242,6 +261,11 @@ def report(results: dict, a: argparse.Namespace) -> str:
                 lines.append(f"| {key} | {m} | – | – | error: {r['error'][:60]} | – | – |")
                 continue
             x = f"{r['cpu_s'] / floor:.2f}" if floor else "–"
+            if r.get("read_s") is not None and r["read_s"] < 0.95 * r["audio_s"]:
+                lines.append(
+                    f"| {key} | {m} | {r['audio_s']:.0f} | {r['cpu_s']:.2f} | invalid: read only {r['read_s']:.0f} s (libsndfile stops early on these files) | – | {r['rss_mb']:.0f} |"
+                )
+                continue
             lines.append(
                 f"| {key} | {m} | {r['audio_s']:.0f} | {r['cpu_s']:.2f} | {r['audio_s'] / r['cpu_s']:.0f} | {x} | {r['rss_mb']:.0f} |"
             )

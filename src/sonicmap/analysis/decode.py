@@ -25,7 +25,6 @@ from pathlib import Path
 
 import av
 import numpy as np
-from scipy import signal
 
 from sonicmap.errors import DecodeError
 
@@ -121,6 +120,15 @@ def _to_planar_float(frame: av.AudioFrame, channels: int) -> np.ndarray:
     return arr.astype(np.float32, copy=False)
 
 
+def lowpass_fir(numtaps: int, cutoff_hz: float, sr: float) -> np.ndarray:
+    """Windowed-sinc (Hamming) low-pass FIR, unit DC gain (as ``scipy.signal.firwin``).
+
+    Returns np.ndarray [shape=(numtaps,), float64]."""
+    n = np.arange(numtaps) - (numtaps - 1) / 2
+    h = np.sinc(2 * cutoff_hz / sr * n) * np.hamming(numtaps)
+    return h / h.sum()
+
+
 class _Decimator:
     """Polyphase FIR low-pass + integer decimation, streamed (state carried across blocks).
 
@@ -131,7 +139,7 @@ class _Decimator:
     def __init__(self, factor: int, sr: int) -> None:
         self.factor = factor
         j = _DECIM_TAPS_PER_PHASE
-        h = signal.firwin(j * factor, _DECIM_CUTOFF_HZ, fs=sr).astype(np.float32)
+        h = lowpass_fir(j * factor, _DECIM_CUTOFF_HZ, sr).astype(np.float32)
         # g[j, r] = h[j*d + d-1-r]: y[k] = sum_j X[k-j] @ g[j]
         self._gt = np.stack([h[i * factor : (i + 1) * factor][::-1] for i in range(j)]).copy()
         self._hist = np.zeros((j, j - 1), np.float32)
@@ -187,7 +195,7 @@ def _segment_sums(x: np.ndarray, sr: int, *, weights: np.ndarray | None = None) 
     if float(seg).is_integer():
         s = int(seg)
         v = x[:, : n_seg * s].reshape(ch, n_seg, s)
-        per = np.einsum("csn,csn->cs", v, v, dtype=np.float64) / s
+        per = np.einsum("csn,csn->cs", v, v).astype(np.float64) / s
     else:
         bounds = np.round(np.arange(n_seg + 1) * seg).astype(np.int64)
         sq = x[:, : bounds[-1]].astype(np.float64) ** 2
@@ -292,9 +300,10 @@ def _decode(container, info: StreamInfo, path, max_duration_s: float | None) -> 
                 y = np.concatenate([y, low.flush()])
         return Block(powers, mono_powers, y, n)
 
-    # per-channel lists of 1-D float32 views on the decoded frames; joined once per block
-    pend: list[list[np.ndarray]] = [[] for _ in range(ch)]
-    n_pending = 0
+    # frames are copied at once into a block buffer (holding on to decoded frames costs more:
+    # the decoder then cannot recycle its buffers); one block is emitted when it is full
+    buf = np.zeros((ch, block_len + 65536), np.float32)
+    fill = 0
     total = 0
     errors = 0
     frombuffer = np.frombuffer
@@ -312,36 +321,31 @@ def _decode(container, info: StreamInfo, path, max_duration_s: float | None) -> 
             n = frame.samples
             if not n:
                 continue
+            if limit is not None and total + n >= limit:
+                n = limit - total
+                done = True
+            if fill + n > buf.shape[1]:
+                buf = np.concatenate([buf, np.zeros((ch, fill + n), np.float32)], axis=1)
             planes = frame.planes
             if len(planes) == ch and frame.format.name == "fltp":
                 for c in range(ch):
-                    pend[c].append(frombuffer(planes[c], f32, n))
+                    buf[c, fill : fill + n] = frombuffer(planes[c], f32, n)
             else:
                 if len(frame.layout.channels) != ch:
                     raise DecodeError(
                         f"{path}: channel count changes mid-stream ({ch} → "
                         f"{len(frame.layout.channels)}); unsupported"
                     )
-                x = _to_planar_float(frame, ch)
-                for c in range(ch):
-                    pend[c].append(x[c])
-            if limit is not None and total + n >= limit:
-                cut = n - (limit - total)
-                if cut:
-                    for c in range(ch):
-                        pend[c][-1] = pend[c][-1][: n - cut]
-                n -= cut
-                done = True
-            n_pending += n
+                buf[:, fill : fill + n] = _to_planar_float(frame, ch)[:, :n]
+            fill += n
             total += n
-            if n_pending >= block_len:
-                cat = np.stack([np.concatenate(p) for p in pend])
+            if fill >= block_len:
                 pos = 0
-                while n_pending - pos >= block_len:
-                    yield emit(cat[:, pos : pos + block_len], False)
+                while fill - pos >= block_len:
+                    yield emit(buf[:, pos : pos + block_len], False)
                     pos += block_len
-                pend = [[cat[c, pos:]] for c in range(ch)]
-                n_pending -= pos
+                buf[:, : fill - pos] = buf[:, pos:fill]
+                fill -= pos
             if done:
                 break
         if done:
@@ -350,6 +354,5 @@ def _decode(container, info: StreamInfo, path, max_duration_s: float | None) -> 
         raise DecodeError(
             f"{path}: no audio could be decoded (codec {info.codec}); file truncated or corrupt?"
         )
-    if n_pending or not factor:
-        rest = np.stack([np.concatenate(p) for p in pend]) if n_pending else np.zeros((ch, 0), f32)
-        yield emit(rest, True)
+    if fill or not factor:
+        yield emit(buf[:, :fill], True)

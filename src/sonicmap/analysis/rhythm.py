@@ -25,7 +25,23 @@ cross-correlation with pulses", IEEE/ACM TASLP 22(12), 2014):
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d, uniform_filter1d
+
+
+def moving_average(x: np.ndarray, size: int) -> np.ndarray:
+    """Centred moving average with edge values repeated (like ``scipy.ndimage.uniform_filter1d``
+    with ``mode="nearest"``); x [shape=(n,)] → [shape=(n,)], float64."""
+    left = size // 2
+    xp = np.pad(np.asarray(x, dtype=np.float64), (left, size - 1 - left), mode="edge")
+    c = np.concatenate([[0.0], np.cumsum(xp)])
+    return (c[size:] - c[:-size]) / size
+
+
+def moving_max(x: np.ndarray, size: int) -> np.ndarray:
+    """Centred moving maximum with edge values repeated; x [shape=(n,)] → [shape=(n,)]."""
+    left = size // 2
+    xp = np.pad(np.asarray(x), (left, size - 1 - left), mode="edge")
+    return np.lib.stride_tricks.sliding_window_view(xp, size).max(axis=1)
+
 
 BPM_MIN = 50.0
 BPM_MAX = 220.0
@@ -113,7 +129,7 @@ def estimate_tempo(
     o = np.asarray(onset, dtype=np.float64)
     if o.size < 4 * fps or not np.isfinite(o).all() or o.std() < 1e-9:
         return 0.0, 0.0, 0.0
-    o = o - uniform_filter1d(o, size=max(3, int(fps)), mode="nearest")
+    o = o - moving_average(o, max(3, int(fps)))
     # [frames/s] * [60 s/min] / [beats/min] = [frames/beat]
     lag_min = int(np.floor(fps * 60.0 / bpm_max))
     lag_max = int(np.ceil(fps * 60.0 / bpm_min))
@@ -133,7 +149,7 @@ def estimate_tempo(
         return 0.0, 0.0, 0.0
     cand = cand[np.argsort(e[is_peak])[::-1][:n_candidates]]
     # tolerate ±1 frame of grid rounding
-    pos = maximum_filter1d(np.maximum(o, 0.0), size=3, mode="nearest")
+    pos = moving_max(np.maximum(o, 0.0), 3)
     best = (-np.inf, 0.0)
     for lag in cand:
         period = _peak_near(a, float(lag), 0.1) or float(lag)
@@ -163,8 +179,8 @@ def onset_rate(onset: np.ndarray, fps: float, *, min_gap_s: float = 0.05) -> flo
     if o.size < 3 or o.std() < 1e-9:
         return 0.0
     w = max(3, int(round(0.14 * fps)) | 1)
-    mx = maximum_filter1d(o, size=w, mode="nearest")
-    thr = uniform_filter1d(o, size=max(3, int(2 * fps)), mode="nearest") + 0.5 * o.std()
+    mx = moving_max(o, w)
+    thr = moving_average(o, max(3, int(2 * fps))) + 0.5 * o.std()
     peaks = np.flatnonzero((o == mx) & (o > thr))
     if peaks.size == 0:
         return 0.0
