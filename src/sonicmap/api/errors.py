@@ -30,6 +30,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeout
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sonicmap.errors import (
@@ -38,6 +43,7 @@ from sonicmap.errors import (
     NotFoundError,
     PathNotAllowedError,
     SchemaVersionError,
+    SonicmapError,
     StoreError,
 )
 
@@ -121,26 +127,18 @@ def _validation_message(err: dict[str, Any], field: str | None) -> str:
     return f"{where}{msg}"
 
 
-def _is_db_error(exc: BaseException) -> bool:
-    try:
-        from sqlalchemy.exc import DBAPIError
-        from sqlalchemy.exc import TimeoutError as PoolTimeout
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(exc, DBAPIError | PoolTimeout)
+#: Exceptions meaning "the database cannot be reached / refused the request".
+DB_ERRORS: tuple[type[BaseException], ...] = (DBAPIError, PoolTimeout)
+#: Exceptions meaning "the broker / result backend cannot be reached".
+BROKER_ERRORS: tuple[type[BaseException], ...] = (
+    KombuOperationalError,
+    RedisConnectionError,
+    RedisTimeout,
+)
 
 
-def _is_broker_error(exc: BaseException) -> bool:
-    try:
-        from kombu.exceptions import OperationalError as KombuOperationalError
-    except ImportError:  # pragma: no cover
-        return False
-    try:
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeout
-    except ImportError:  # pragma: no cover
-        RedisConnectionError = RedisTimeout = KombuOperationalError  # noqa: N806
-    return isinstance(exc, KombuOperationalError | RedisConnectionError | RedisTimeout)
+def is_broker_error(exc: BaseException) -> bool:
+    return isinstance(exc, BROKER_ERRORS)
 
 
 def translate(exc: BaseException) -> ApiError | None:
@@ -159,51 +157,26 @@ def translate(exc: BaseException) -> ApiError | None:
         return ApiError(503, "schema_out_of_date", str(exc))
     if isinstance(exc, StoreError):
         return ApiError(503, "database_unavailable", str(exc))
-    if _is_db_error(exc):
+    if isinstance(exc, DB_ERRORS):
         return ApiError(
             503,
             "database_unavailable",
             "the database cannot be reached or refused the request "
             f"({type(exc).__name__}); check SONICMAP_DATABASE_URL and that the database is running",
         )
-    if _is_broker_error(exc):
+    if is_broker_error(exc):
         return ApiError(
             503,
             "broker_unavailable",
             "the task broker cannot be reached; check SONICMAP_BROKER_URL and that Redis is running",
         )
-    from sonicmap.errors import SonicmapError
-
     if isinstance(exc, SonicmapError):
         return ApiError(422, "invalid_request", str(exc))
     return None
 
 
 def _translatable_types() -> list[type[BaseException]]:
-    from sonicmap.errors import SonicmapError
-
-    types: list[type[BaseException]] = [SonicmapError]
-    try:
-        from sqlalchemy.exc import DBAPIError
-        from sqlalchemy.exc import TimeoutError as PoolTimeout
-
-        types += [DBAPIError, PoolTimeout]
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        from kombu.exceptions import OperationalError as KombuOperationalError
-
-        types.append(KombuOperationalError)
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeout
-
-        types += [RedisConnectionError, RedisTimeout]
-    except ImportError:  # pragma: no cover
-        pass
-    return types
+    return [SonicmapError, *DB_ERRORS, *BROKER_ERRORS]
 
 
 def install_error_handlers(app: FastAPI) -> None:

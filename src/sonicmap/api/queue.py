@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
-from sonicmap.api.errors import BrokerUnavailable
+from sonicmap.api.errors import BrokerUnavailable, is_broker_error
 from sonicmap.config import AppConfig
 from sonicmap.store.db import Store
 
@@ -172,14 +172,7 @@ _RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "i
 
 
 def _is_connection_error(exc: BaseException) -> bool:
-    from kombu.exceptions import OperationalError
-
-    try:
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeout
-    except ImportError:  # pragma: no cover
-        RedisConnectionError = RedisTimeout = OperationalError  # noqa: N806
-    return isinstance(exc, OperationalError | RedisConnectionError | RedisTimeout | ConnectionError)
+    return is_broker_error(exc) or isinstance(exc, ConnectionError)
 
 
 def make_queue(cfg: AppConfig, store: Store) -> TaskQueue:
