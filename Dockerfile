@@ -35,17 +35,19 @@ ENV PATH=/opt/venv/bin:$PATH \
     OMP_NUM_THREADS=1 \
     OPENBLAS_NUM_THREADS=1 \
     MKL_NUM_THREADS=1
+COPY --from=builder /opt/venv /opt/venv
+COPY docker/entrypoint.sh /usr/local/bin/sonicmap-entrypoint
 RUN groupadd --system --gid 10001 sonicmap \
  && useradd --system --uid 10001 --gid sonicmap --home-dir /data --shell /usr/sbin/nologin sonicmap \
  && mkdir -p /data /music \
- && chown sonicmap:sonicmap /data
-COPY --from=builder /opt/venv /opt/venv
-COPY --chmod=0755 docker/entrypoint.sh /usr/local/bin/sonicmap-entrypoint
+ && chown sonicmap:sonicmap /data \
+ && chmod 0755 /usr/local/bin/sonicmap-entrypoint
 USER sonicmap
 # Beat keeps its schedule state file in the working directory: the data volume.
 WORKDIR /data
 VOLUME ["/data"]
 EXPOSE 8000
+# The check is the API's liveness; compose disables it for the worker and beat roles.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["python", "-c", "import os, sys, urllib.request; port = os.environ.get('SONICMAP_PORT', '8000'); sys.exit(0 if urllib.request.urlopen(f'http://127.0.0.1:{port}/api/v1/health', timeout=4).status == 200 else 1)"]
 ENTRYPOINT ["sonicmap-entrypoint"]
