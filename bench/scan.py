@@ -12,7 +12,7 @@
 
 Usage::
 
-    python bench/scan.py [--files 20000] [--tracks 40] [--unique 8] [--track-seconds 210]
+    python bench/scan.py [--files 20000] [--tracks 200] [--unique 8] [--track-seconds 210]
                          [--skip-a] [--skip-b] [--cache DIR]
 """
 
@@ -218,6 +218,8 @@ class RssSampler:
 
         self.proc = psutil.Process()
         self.peaks: dict[int, int] = {}
+        self.cpu: dict[int, float] = {}  # CPU seconds (user + system) of each child
+        self.loads: list[float] = []
         self.main_peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -231,9 +233,12 @@ class RssSampler:
                 for c in self.proc.children(recursive=True):
                     try:
                         rss = c.memory_info().rss
+                        ct = c.cpu_times()
                     except psutil.Error:
                         continue
                     self.peaks[c.pid] = max(self.peaks.get(c.pid, 0), rss)
+                    self.cpu[c.pid] = max(self.cpu.get(c.pid, 0.0), ct.user + ct.system)
+                self.loads.append(os.getloadavg()[0])
             except psutil.Error:
                 pass
             time.sleep(0.05)
@@ -273,6 +278,8 @@ def bench_b(
             "worker_peak_rss_mb": max(workers) / 2**20 if workers else None,
             "workers_seen": len(workers),
             "main_peak_rss_mb": rss.main_peak / 2**20,
+            "worker_cpu_s": sum(rss.cpu.values()),
+            "load_avg": statistics.mean(rss.loads) if rss.loads else None,
         }
         log.info("jobs=%d: %s", jobs, out[f"jobs{jobs}"])
     out["speedup"] = out["jobs2"]["tracks_per_s"] / out["jobs1"]["tracks_per_s"]
@@ -282,7 +289,7 @@ def bench_b(
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--files", type=int, default=20_000)
-    ap.add_argument("--tracks", type=int, default=40)
+    ap.add_argument("--tracks", type=int, default=200)
     ap.add_argument("--unique", type=int, default=8)
     ap.add_argument("--track-seconds", type=float, default=210.0)
     ap.add_argument("--skip-a", action="store_true")
@@ -321,7 +328,8 @@ def main() -> None:
                     f"{x['seconds']:.1f} s, {x['tracks_per_s']:.3f} tracks/s "
                     f"({x['audio_x_realtime']:.0f}x real time), worker peak RSS "
                     f"{x['worker_peak_rss_mb']:.0f} MB ({x['workers_seen']} workers), "
-                    f"main {x['main_peak_rss_mb']:.0f} MB"
+                    f"main {x['main_peak_rss_mb']:.0f} MB; worker CPU {x['worker_cpu_s']:.1f} s; "
+                    f"machine load average {x['load_avg']:.1f}"
                 )
             print(f"(b) speed-up jobs 2 / jobs 1: {b['speedup']:.2f}x")
     finally:
