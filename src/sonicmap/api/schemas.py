@@ -259,14 +259,18 @@ class ClusterOut(BaseModel):
     weight: float
 
 
+class ClusterSummary(ClusterOut):
+    artists: list[str] = Field(description="Names of the cluster's most representative artists.")
+
+
 class ModelDetail(ModelOut):
     params: dict[str, Any] | None
-    clusters: list[ClusterOut]
+    clusters: list[ClusterSummary]
 
 
 class ClusterList(BaseModel):
     model_id: int | None = Field(description="The model the clusters belong to (null: none).")
-    items: list[ClusterOut]
+    items: list[ClusterSummary]
 
 
 class ClusterMember(BaseModel):

@@ -171,7 +171,7 @@ def seed(store: Store, *, n_artists: int = 6, tracks_per_artist: int = 2) -> dic
                         label="fast · loud",
                         size=3,
                         weight=0.5,
-                        profile={"z": {"bpm": 1.2}},
+                        profile={"z": {"bpm": 1.2}, "representative": ids["artists"][:2]},
                     ),
                     db.GmmCluster(
                         model_id=m.id,

@@ -2,11 +2,12 @@
 
 Every operation gets a bounded number of generated requests (valid and invalid); no response may
 be a server error, have an undocumented status code or content type, or violate its schema.
+The app runs on a seeded SQLite store with the real pipeline (similarity, clusters, model
+activation and deletion); only the task queue is a fake.
 """
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -37,34 +38,9 @@ CHECKS = [
 ]
 
 
-def _fake_similar(store: Any, seed_id: int, k: int, **_: Any) -> list[dict[str, Any]]:
-    """The pipeline's result shape (both similar_artists and similar_tracks fields)."""
-    row = {
-        "id": seed_id + 1,
-        "name": "n",
-        "path": "/m/x.flac",
-        "title": None,
-        "artist_id": 1,
-        "artist": "n",
-        "album_id": None,
-        "album": None,
-        "score": 0.75,
-        "distance": 0.5,
-    }
-    return [row][:k]
-
-
 def _app(mode: str, sqlite_store: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     seed(sqlite_store)
     (tmp_path / "music").mkdir()
-    monkeypatch.setattr(
-        "sonicmap.api.similar._pipeline",
-        lambda: SimpleNamespace(similar_artists=_fake_similar, similar_tracks=_fake_similar),
-    )
-    monkeypatch.setattr(
-        "sonicmap.api.routers.gmm._clustering",
-        lambda: SimpleNamespace(activate_model=lambda s, m: None, delete_model=lambda s, m: None),
-    )
     env = {"library_roots": str(tmp_path / "music")}
     if mode != "without_key":
         env["api_key"] = KEY

@@ -130,14 +130,18 @@ def test_models_clusters_and_cluster_detail(client, seeded) -> None:
     detail = client.get(f"{API}/gmm/models/{seeded['active_model']}").json()
     assert [c["id"] for c in detail["clusters"]] == [10, 11] and detail["params"] == {"seed": 0}
     cl = client.get(f"{API}/gmm/clusters").json()
+    assert cl["items"][0]["artists"] == ["Artist 0", "Artist 1"] and cl["items"][1]["artists"] == []
     assert cl["model_id"] == seeded["active_model"] and [c["label"] for c in cl["items"]] == [
         "fast · loud",
         "slow · quiet",
     ]
     c = client.get(f"{API}/gmm/clusters/10", params={"limit": 2}).json()
     assert c["members_total"] == 3 and len(c["members"]) == 2
-    assert c["profile"] == {"z": {"bpm": 1.2}}
+    assert c["profile"]["z"] == {"bpm": 1.2}
     assert c["members"][0]["probability"] >= c["members"][1]["probability"]
+    rest = client.get(f"{API}/gmm/clusters/10", params={"limit": 2, "offset": 2}).json()
+    assert len(rest["members"]) == 1 and rest["members_total"] == 3
+    assert rest["members"][0]["id"] not in {m["id"] for m in c["members"]}
     other = client.get(f"{API}/gmm/clusters", params={"model_id": seeded["archived_model"]}).json()
     assert other["model_id"] == seeded["archived_model"]
 

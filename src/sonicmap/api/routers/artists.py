@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import numpy as np
 from fastapi import APIRouter, Path, Query
 from sqlalchemy import func, select
 
@@ -146,40 +145,35 @@ def similar_artists(
     response_model=ArtistCluster,
     responses=responses(*READ_ERRORS, 404),
 )
-def artist_cluster(session: SessionDep, artist_id: ArtistId) -> ArtistCluster:
+def artist_cluster(session: SessionDep, store: StoreDep, artist_id: ArtistId) -> ArtistCluster:
     """The artist's cluster under the active model and its probability for every cluster."""
     _artist_or_404(session, artist_id)
-    model = active_model(session)
-    if model is None:
-        raise ApiError(
-            404, "no_active_model", "no GMM model is active yet; train one (POST /gmm/train)"
-        )
-    row = session.get(db.ArtistCluster, (model.id, artist_id))
-    if row is None:
+    session.rollback()
+    from sonicmap.api.routers.gmm import _clustering
+
+    d = _clustering().artist_cluster(store, artist_id)
+    if d is None:
+        if active_model(session) is None:
+            raise ApiError(
+                404, "no_active_model", "no GMM model is active yet; train one (POST /gmm/train)"
+            )
         raise ApiError(
             404,
             "not_assigned",
-            f"artist {artist_id} has no cluster under the active model {model.id} "
+            f"artist {artist_id} has no cluster under the active model "
             "(no embedding yet, or added after training and not assigned yet)",
         )
-    clusters = session.scalars(
-        select(db.GmmCluster).where(db.GmmCluster.model_id == model.id)
-    ).all()
-    by_component = {c.component: c for c in clusters}
-    label = next((c.label for c in clusters if c.cluster_id == row.cluster_id), None)
-    probs = np.frombuffer(row.probabilities, dtype="<f4") if row.probabilities else np.zeros(0)
-    items = [
-        ClusterProbability(cluster_id=c.cluster_id, label=c.label, probability=clamp01(float(p)))
-        for comp, p in enumerate(probs)
-        if (c := by_component.get(comp)) is not None
-    ]
-    items.sort(key=lambda x: (-x.probability, x.cluster_id))
     return ArtistCluster(
         artist_id=artist_id,
-        model_id=model.id,
-        cluster_id=row.cluster_id,
-        label=label,
-        probability=clamp01(row.probability),
-        probabilities=items,
-        assigned_at=row.assigned_at,
+        model_id=d["model_id"],
+        cluster_id=d["cluster_id"],
+        label=d["label"],
+        probability=clamp01(d["probability"]),
+        probabilities=[
+            ClusterProbability(
+                cluster_id=p["cluster_id"], label=p["label"], probability=clamp01(p["probability"])
+            )
+            for p in d["probabilities"]
+        ],
+        assigned_at=d["assigned_at"],
     )

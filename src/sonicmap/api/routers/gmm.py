@@ -29,7 +29,7 @@ from sonicmap.api.schemas import (
     ClusterDetail,
     ClusterList,
     ClusterMember,
-    ClusterOut,
+    ClusterSummary,
     Deleted,
     DriftOut,
     GmmStatus,
@@ -61,12 +61,6 @@ def _model_or_404(session: SessionDep, model_id: int) -> db.GmmModel:
     if model is None:
         raise ApiError(404, "not_found", f"no GMM model with id {model_id}")
     return model
-
-
-def _cluster_out(c: db.GmmCluster) -> ClusterOut:
-    return ClusterOut(
-        id=c.cluster_id, model_id=c.model_id, label=c.label, size=c.size, weight=clamp01(c.weight)
-    )
 
 
 def _resolve_model(session: SessionDep, model_id: int | None) -> db.GmmModel | None:
@@ -250,18 +244,13 @@ def list_models(
     dependencies=[ReadAccess],
     responses=responses(*READ_ERRORS, 404),
 )
-def get_model(session: SessionDep, model_id: ModelId) -> ModelDetail:
+def get_model(session: SessionDep, store: StoreDep, model_id: ModelId) -> ModelDetail:
     """A model's metadata, training parameters and clusters."""
     model = _model_or_404(session, model_id)
-    clusters = session.scalars(
-        select(db.GmmCluster)
-        .where(db.GmmCluster.model_id == model_id)
-        .order_by(db.GmmCluster.cluster_id)
-    ).all()
     return ModelDetail(
         **ModelOut.model_validate(model).model_dump(),
         params=model.params,
-        clusters=[_cluster_out(c) for c in clusters],
+        clusters=_cluster_summaries(store, model_id),
     )
 
 
@@ -272,16 +261,18 @@ def get_model(session: SessionDep, model_id: ModelId) -> ModelDetail:
     responses=responses(*READ_ERRORS, 404),
     summary="Clusters of the active model (or of ?model_id=)",
 )
-def list_clusters(session: SessionDep, model_id: ModelQuery = None) -> ClusterList:
+def list_clusters(session: SessionDep, store: StoreDep, model_id: ModelQuery = None) -> ClusterList:
+    """Each cluster with its label, size, weight and most representative artists."""
     model = _resolve_model(session, model_id)
     if model is None:
         return ClusterList(model_id=None, items=[])
-    clusters = session.scalars(
-        select(db.GmmCluster)
-        .where(db.GmmCluster.model_id == model.id)
-        .order_by(db.GmmCluster.cluster_id)
-    ).all()
-    return ClusterList(model_id=model.id, items=[_cluster_out(c) for c in clusters])
+    session.rollback()
+    return ClusterList(model_id=model.id, items=_cluster_summaries(store, model.id))
+
+
+def _cluster_summaries(store: StoreDep, model_id: int) -> list[ClusterSummary]:
+    rows = _clustering().list_clusters(store, model_id=model_id)
+    return [ClusterSummary(**{**r, "weight": clamp01(r["weight"])}) for r in rows]
 
 
 @router.get(
@@ -292,31 +283,35 @@ def list_clusters(session: SessionDep, model_id: ModelQuery = None) -> ClusterLi
     summary="A cluster's profile and member artists (most probable first)",
 )
 def get_cluster(
-    session: SessionDep, page: PageDep, cluster_id: ClusterId, model_id: ModelQuery = None
+    session: SessionDep,
+    store: StoreDep,
+    page: PageDep,
+    cluster_id: ClusterId,
+    model_id: ModelQuery = None,
 ) -> ClusterDetail:
+    """Profile (distinguishing descriptors, label) and a page of members."""
     model = _resolve_model(session, model_id)
     if model is None:
         raise ApiError(
             404, "no_active_model", "no GMM model is active yet; train one (POST /gmm/train)"
         )
-    cluster = session.get(db.GmmCluster, (model.id, cluster_id))
-    if cluster is None:
-        raise ApiError(404, "not_found", f"model {model.id} has no cluster with id {cluster_id}")
-    where = (db.ArtistCluster.model_id == model.id, db.ArtistCluster.cluster_id == cluster_id)
-    members = session.execute(
-        select(db.Artist.id, db.Artist.name, db.ArtistCluster.probability)
-        .join(db.ArtistCluster, db.ArtistCluster.artist_id == db.Artist.id)
-        .where(*where)
-        .order_by(db.ArtistCluster.probability.desc(), db.Artist.id)
-        .limit(page.limit)
-        .offset(page.offset)
-    ).all()
-    total = session.scalar(select(func.count()).select_from(db.ArtistCluster).where(*where)) or 0
+    session.rollback()
+    d = _clustering().cluster_detail(
+        store, cluster_id, model_id=model.id, limit=page.offset + page.limit
+    )
+    members = d["members"][page.offset :]
     return ClusterDetail(
-        **_cluster_out(cluster).model_dump(),
-        profile=cluster.profile or {},
-        members=[ClusterMember(id=i, name=n, probability=clamp01(p)) for i, n, p in members],
-        members_total=total,
+        id=d["id"],
+        model_id=d["model_id"],
+        label=d["label"],
+        size=d["size"],
+        weight=clamp01(d["weight"]),
+        profile=d["profile"] or {},
+        members=[
+            ClusterMember(id=m["id"], name=m["name"], probability=clamp01(m["probability"]))
+            for m in members
+        ],
+        members_total=d["members_total"],
     )
 
 
