@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -337,10 +336,8 @@ def scheduled_runs(session: Session, cfg: AppConfig, now: datetime) -> list[Sche
     recorded run (job runs), or from ``now`` when it never ran. Disabled entries are listed with
     ``enabled: false`` and no time.
     """
-    # worker.app first: importing worker.schedule first is a circular import.
-    import sonicmap.worker.app as wa
-
-    ws = importlib.import_module("sonicmap.worker.schedule")
+    from sonicmap.worker import app as wa
+    from sonicmap.worker import schedule as ws
 
     tz = cfg.settings.timezone
     beat = ws.build_beat_schedule(cfg.gmm, broker_url=wa.effective_broker_url(cfg), tz=tz)
