@@ -24,7 +24,14 @@ import numpy as np
 from scipy.fft import rfft as _rfft  # float32 in, complex64 out; faster than numpy on short rows
 
 from sonicmap.analysis import loudness, rhythm, spectral, tonal
-from sonicmap.analysis.decode import ANALYSIS_HOP, ANALYSIS_SR, SEGMENT_S, StreamInfo, iter_blocks
+from sonicmap.analysis.decode import (
+    ANALYSIS_HOP,
+    ANALYSIS_SR,
+    SEGMENT_S,
+    DecodeStats,
+    StreamInfo,
+    iter_blocks,
+)
 from sonicmap.analysis.scores import compute_scores, danceability_score
 from sonicmap.errors import AnalysisError, DecodeError, TagError
 
@@ -369,7 +376,8 @@ def _analyze(p: Path, max_duration_s: float | None, tags: Any) -> Analysis:
     infos: list[StreamInfo] = []
     acc: _Accumulator | None = None
     n_native = 0
-    for block in iter_blocks(p, max_duration_s=max_duration_s, info_out=infos):
+    stats = DecodeStats()
+    for block in iter_blocks(p, max_duration_s=max_duration_s, info_out=infos, stats=stats):
         if acc is None:
             cap = max_duration_s if max_duration_s is not None else 1800.0
             acc = _Accumulator(max_frames=int(cap * FPS) + 2)
@@ -382,12 +390,9 @@ def _analyze(p: Path, max_duration_s: float | None, tags: Any) -> Analysis:
         raise AnalysisError(
             f"{p}: only {analysed:.3f} s of audio decoded; at least {MIN_DURATION_S} s are needed"
         )
-    truncated = (
-        max_duration_s is not None
-        and analysed >= max_duration_s - 1.0 / info.sample_rate
-        and (info.duration_s or 0.0) > analysed + 0.5
-    )
-    duration = analysed if not truncated else float(info.duration_s or analysed)
+    truncated = stats.truncated
+    # when truncated, the container's duration (a lower bound: the analysed length if unknown)
+    duration = max(analysed, float(info.duration_s or 0.0)) if truncated else analysed
     features = acc.finish(info.sample_rate)
     features = {
         "duration_s": round(duration, 3),
@@ -418,7 +423,12 @@ def _analyze(p: Path, max_duration_s: float | None, tags: Any) -> Analysis:
         duration_s=duration,
         analysed_s=round(analysed, 3),
         truncated=bool(truncated),
-        info={"sample_rate": info.sample_rate, "channels": info.channels, "codec": info.codec},
+        info={
+            "sample_rate": info.sample_rate,
+            "channels": info.channels,
+            "codec": info.codec,
+            "skipped_packets": stats.skipped_packets,
+        },
     )
 
 

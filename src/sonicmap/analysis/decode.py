@@ -64,6 +64,15 @@ class StreamInfo:
 
 
 @dataclass
+class DecodeStats:
+    """Filled in while decoding: ``truncated`` (the cap stopped decoding while audio remained),
+    ``skipped_packets`` (corrupt packets skipped)."""
+
+    truncated: bool = False
+    skipped_packets: int = 0
+
+
+@dataclass
 class Block:
     """One block of decoded audio.
 
@@ -244,7 +253,11 @@ def _info(container: av.container.InputContainer, path: str | Path) -> StreamInf
 
 
 def iter_blocks(
-    path: str | Path, *, max_duration_s: float | None = None, info_out: list | None = None
+    path: str | Path,
+    *,
+    max_duration_s: float | None = None,
+    info_out: list | None = None,
+    stats: DecodeStats | None = None,
 ) -> Iterator[Block]:
     """Decode ``path`` in 2 s blocks (see the module docstring).
 
@@ -253,6 +266,7 @@ def iter_blocks(
     path : file path
     max_duration_s : s, stop after this much audio (``None``: whole file)
     info_out : if given, the :class:`StreamInfo` is appended to it before the first block
+    stats : if given, filled in with :class:`DecodeStats`
 
     Raises
     ------
@@ -263,12 +277,14 @@ def iter_blocks(
         info = _info(container, path)
         if info_out is not None:
             info_out.append(info)
-        yield from _decode(container, info, path, max_duration_s)
+        yield from _decode(container, info, path, max_duration_s, stats or DecodeStats())
     finally:
         container.close()
 
 
-def _decode(container, info: StreamInfo, path, max_duration_s: float | None) -> Iterator[Block]:
+def _decode(
+    container, info: StreamInfo, path, max_duration_s: float | None, stats: DecodeStats
+) -> Iterator[Block]:
     sr, ch = info.sample_rate, info.channels
     stream = container.streams.audio[0]
     lw, mw = _channel_weights(stream.layout, ch)
@@ -322,6 +338,7 @@ def _decode(container, info: StreamInfo, path, max_duration_s: float | None) -> 
             if not n:
                 continue
             if limit is not None and total + n >= limit:
+                stats.truncated = total + n > limit
                 n = limit - total
                 done = True
             if fill + n > buf.shape[1]:
@@ -349,7 +366,10 @@ def _decode(container, info: StreamInfo, path, max_duration_s: float | None) -> 
             if done:
                 break
         if done:
+            if not stats.truncated:  # cut exactly at a frame boundary: is there more audio?
+                stats.truncated = any(p.size for p in container.demux(stream))
             break
+    stats.skipped_packets = errors
     if total == 0:
         raise DecodeError(
             f"{path}: no audio could be decoded (codec {info.codec}); file truncated or corrupt?"

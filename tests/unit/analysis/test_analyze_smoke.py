@@ -61,3 +61,23 @@ def test_max_duration_caps_and_records_truncation(tmp_path):
     assert a.duration_s == pytest.approx(30.0, abs=0.05)
     full = analyze_file(p, max_duration_s=None, tags=None)
     assert not full.truncated and full.analysed_s == pytest.approx(30.0, abs=0.05)
+
+
+def test_cap_at_or_beyond_the_length_is_not_truncation(tmp_path):
+    sr = 22050
+    p = write_pcm(tmp_path / "ten.wav", click_track(100, 10, sr), sr)
+    for cap in (10.0, 25.0):
+        a = analyze_file(p, max_duration_s=cap, tags=None)
+        assert not a.truncated and a.analysed_s == pytest.approx(10.0, abs=0.01)
+
+
+def test_memory_state_is_bounded_by_the_cap(tmp_path):
+    """Per-frame series stop growing at the cap even when max_duration_s is None."""
+    from sonicmap.analysis.analyze import FPS, _Accumulator
+
+    acc = _Accumulator(max_frames=int(5 * FPS))
+    y = click_track(120, 20, 11025)
+    for i in range(0, y.size, 22050):
+        acc.feed(np.zeros(20), np.zeros(20), y[i : i + 22050])
+    assert sum(a.size for a in acc.onset) == int(5 * FPS)
+    assert sum(a.size for a in acc.env) == int(5 * FPS)
