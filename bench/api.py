@@ -113,7 +113,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(url: str, port: int, workers: int, data_dir: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    url: str, port: int, workers: int, data_dir: Path, log: Path
+) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SONICMAP_")}
     env.update(
         {
@@ -131,9 +133,11 @@ def start_server(url: str, port: int, workers: int, data_dir: Path) -> subproces
         "--workers",
         str(workers),
     ]
-    proc = subprocess.Popen(
-        argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
-    )
+    # The server's log goes to a file: a pipe nobody reads would block the server once full.
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -141,9 +145,7 @@ def start_server(url: str, port: int, workers: int, data_dir: Path) -> subproces
                 return proc
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError(
-                    f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}"
-                ) from None
+                raise RuntimeError(f"server exited: {log.read_text()[-2000:]}") from None
             time.sleep(0.2)
     proc.kill()
     raise RuntimeError("server did not start within 60 s")
@@ -276,7 +278,8 @@ def main() -> None:
             file=sys.stderr,
         )
         port = free_port()
-        server = start_server(url, port, args.workers, tmp)
+        results: list[tuple[str, dict[str, Any]]] = []
+        server = start_server(url, port, args.workers, tmp, tmp / "server.log")
         try:
             rng = random.Random(1)
             ids = [rng.randint(1, args.artists) for _ in range(2000)]
@@ -288,7 +291,6 @@ def main() -> None:
                 ),
                 ("GET /gmm/clusters/{id}", [f"/api/v1/gmm/clusters/{c}" for c in info["clusters"]]),
             ]
-            results = []
             for conns in [int(c) for c in str(args.connections).split(",")]:
                 for name, paths in cases:
                     r = run_load(port, paths, conns, args.seconds)
@@ -301,6 +303,9 @@ def main() -> None:
         finally:
             os.killpg(server.pid, 15)
             server.wait(timeout=15)
+            if any(r["errors"] for _, r in results):
+                tail = (tmp / "server.log").read_text(errors="replace").splitlines()[-30:]
+                print("server log (tail):\n" + "\n".join(tail), file=sys.stderr)
     finally:
         if drop is not None:
             drop()

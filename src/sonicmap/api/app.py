@@ -37,15 +37,16 @@ configured key they answer 403. Reads are open unless `SONICMAP_API_PROTECT_READ
 
 
 def _engine_kwargs(url: str) -> dict[str, Any]:
+    """Pool sized to the thread pool (40 threads run sync endpoints), short timeouts.
+
+    A request holds at most one connection at a time (routers close their session before a
+    pipeline call opens its own), so the pool never deadlocks; a down database answers 503 in
+    seconds instead of hanging the request.
+    """
+    kwargs: dict[str, Any] = {"pool_size": 10, "max_overflow": 30, "pool_timeout": 10}
     if url.startswith("postgres"):
-        # Short timeouts: a down database answers 503 quickly instead of hanging the request.
-        return {
-            "pool_size": 10,
-            "max_overflow": 20,
-            "pool_timeout": 5,
-            "connect_args": {"connect_timeout": 3},
-        }
-    return {}
+        kwargs["connect_args"] = {"connect_timeout": 3}
+    return kwargs
 
 
 def create_app(

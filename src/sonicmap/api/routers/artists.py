@@ -135,7 +135,7 @@ def similar_artists(
             "no_embedding",
             f"artist {artist_id} has no embedding yet (none of its tracks is analysed); run a scan",
         )
-    session.rollback()  # release the read snapshot before the search opens its own
+    session.close()  # give the connection back before the pipeline takes its own
     items = similar.similar_artists(store, artist_id, limit, membership_weight=membership_weight)
     return SimilarArtists(seed=artist_id, items=items)
 
@@ -148,7 +148,7 @@ def similar_artists(
 def artist_cluster(session: SessionDep, store: StoreDep, artist_id: ArtistId) -> ArtistCluster:
     """The artist's cluster under the active model and its probability for every cluster."""
     _artist_or_404(session, artist_id)
-    session.rollback()
+    session.close()  # give the connection back before the pipeline takes its own
     from sonicmap.api.routers.gmm import _clustering
 
     d = _clustering().artist_cluster(store, artist_id)

@@ -148,7 +148,7 @@ def activate(session: SessionDep, store: StoreDep, model_id: ModelId) -> ModelOu
             f"model {model_id} is {model.status!r}; only a trained model "
             "('archived' or 'active') can be activated",
         )
-    session.rollback()
+    session.close()  # give the connection back before the pipeline takes its own
     _clustering().activate_model(store, model_id)
     refreshed = _model_or_404(session, model_id)
     session.refresh(refreshed)
@@ -171,7 +171,7 @@ def delete(session: SessionDep, store: StoreDep, model_id: ModelId) -> Deleted:
             f"model {model_id} is the active model and cannot be deleted; "
             "activate another model first",
         )
-    session.rollback()
+    session.close()  # give the connection back before the pipeline takes its own
     _clustering().delete_model(store, model_id)
     return Deleted(id=model_id)
 
@@ -246,6 +246,7 @@ def list_models(
 def get_model(session: SessionDep, store: StoreDep, model_id: ModelId) -> ModelDetail:
     """A model's metadata, training parameters and clusters."""
     model = _model_or_404(session, model_id)
+    session.close()  # give the connection back before the pipeline takes its own
     return ModelDetail(
         **ModelOut.model_validate(model).model_dump(),
         params=model.params,
@@ -265,7 +266,7 @@ def list_clusters(session: SessionDep, store: StoreDep, model_id: ModelQuery = N
     model = _resolve_model(session, model_id)
     if model is None:
         return ClusterList(model_id=None, items=[])
-    session.rollback()
+    session.close()  # give the connection back before the pipeline takes its own
     return ClusterList(model_id=model.id, items=_cluster_summaries(store, model.id))
 
 
@@ -294,7 +295,7 @@ def get_cluster(
         raise ApiError(
             404, "no_active_model", "no GMM model is active yet; train one (POST /gmm/train)"
         )
-    session.rollback()
+    session.close()  # give the connection back before the pipeline takes its own
     d = _clustering().cluster_detail(
         store, cluster_id, model_id=model.id, limit=page.offset + page.limit
     )

@@ -139,7 +139,7 @@ def similar_tracks(
             "no_embedding",
             f"track {track_id} has no embedding yet (not analysed, or its analysis failed)",
         )
-    session.rollback()
+    session.close()  # give the connection back before the pipeline takes its own
     items = similar.similar_tracks(
         store,
         track_id,
