@@ -51,7 +51,8 @@ CHROMA_FMIN = 55.0
 CHROMA_FMAX = 3500.0
 MIN_DURATION_S = 0.5
 _DESC_EVERY = 4  # spectral descriptors: every 4th frame of every 2nd block (means/stds only)
-_CONTRAST_EVERY = 4
+_CONTRAST_EVERY = 2
+_DESC_BATCH = 512
 
 
 @dataclass
@@ -144,6 +145,8 @@ class _Accumulator:
         self.contrast_sum = np.zeros(len(self.bands))
         self.n_contrast = 0
         self.n_calls = 0
+        self.desc_buf: list[np.ndarray] = []
+        self.n_buf = 0
         self.mfcc_sum = np.zeros(spectral.N_MFCC)
         self.mfcc_sq = np.zeros(spectral.N_MFCC)
         self.n_mfcc = 0
@@ -213,20 +216,28 @@ class _Accumulator:
             self.env.append(np.sqrt(kp[:k, 1]).astype(np.float32))
             self.band_env.append(mel[:k, self.speech_bands].sum(axis=1).astype(np.float32))
             self.n_kept += k
-        # spectral descriptors on a subset of frames
-        Ps = P[::_DESC_EVERY] if self.n_calls % 2 == 0 else P[:0]
-        if Ps.shape[0]:
-            d = spectral.frame_descriptors(Ps, self.freqs)
-            for name, v in d.items():
-                self.desc_sum[name] = self.desc_sum.get(name, 0.0) + float(v.sum())
-                self.desc_sq[name] = self.desc_sq.get(name, 0.0) + float((v * v).sum())
-            self.n_desc += Ps.shape[0]
-        # spectral contrast (12 sorts + reductions per call): every 4th frame of every 4th call
+        # spectral descriptors and contrast on a subset of frames (every 4th frame of every 2nd
+        # block), batched: per call the cost is mostly numpy overhead
         self.n_calls += 1
-        Pc = P[::_CONTRAST_EVERY] if self.n_calls % 4 == 1 else P[:0]
-        if Pc.shape[0]:
-            self.contrast_sum += spectral.spectral_contrast(Pc, self.bands).sum(axis=0)
-            self.n_contrast += Pc.shape[0]
+        if self.n_calls % 2 == 1:
+            self.desc_buf.append(P[::_DESC_EVERY])
+            self.n_buf += self.desc_buf[-1].shape[0]
+            if self.n_buf >= _DESC_BATCH:
+                self._flush_descriptors()
+
+    def _flush_descriptors(self) -> None:
+        if not self.desc_buf:
+            return
+        Ps = np.concatenate(self.desc_buf)
+        self.desc_buf, self.n_buf = [], 0
+        d = spectral.frame_descriptors(Ps, self.freqs)
+        for name, v in d.items():
+            self.desc_sum[name] = self.desc_sum.get(name, 0.0) + float(v.sum())
+            self.desc_sq[name] = self.desc_sq.get(name, 0.0) + float((v * v).sum())
+        self.n_desc += Ps.shape[0]
+        Pc = Ps[::_CONTRAST_EVERY]
+        self.contrast_sum += spectral.spectral_contrast(Pc, self.bands).sum(axis=0)
+        self.n_contrast += Pc.shape[0]
 
     # ---------------------------------------------------------------- final descriptors
     def loudness_powers(self, native_sr: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -256,6 +267,7 @@ class _Accumulator:
         return np.concatenate(self.onset).astype(np.float64) if self.onset else np.zeros(0)
 
     def finish(self, native_sr: int) -> dict[str, Any]:
+        self._flush_descriptors()
         f: dict[str, Any] = {}
         onset = self.onset_envelope()
         env = np.concatenate(self.env) if self.env else np.zeros(0, np.float32)

@@ -298,15 +298,17 @@ def _decode(
     def emit(x: np.ndarray, last: bool) -> Block:
         """x [shape=(ch, n), float32] → Block."""
         n = x.shape[1]
-        if not np.isfinite(x.sum()):
+        powers = _segment_sums(x, sr, weights=lw)
+        # NaN/inf samples (broken float files) show in the powers; only then pay for a full check
+        if not np.isfinite(powers).all() or (powers.size == 0 and not np.isfinite(x).all()):
             x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+            powers = _segment_sums(x, sr, weights=lw)
         if ch == 1:
             mono = x[0]
         elif ch == 2:
             mono = (x[0] + x[1]) * f32(0.5)
         else:
             mono = mw32 @ x
-        powers = _segment_sums(x, sr, weights=lw)
         mono_powers = _segment_sums(mono[None, :], sr)
         if factor:
             y = low.process(mono[: n - n % factor])

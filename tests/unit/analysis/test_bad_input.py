@@ -143,3 +143,13 @@ def test_names_with_spaces_and_non_ascii(tmp_path, music):
     a = analyze_file(p, tags=None)
     _valid(a)
     assert abs(a.features["bpm"] - 100) < 4
+
+
+def test_nan_and_inf_samples_in_a_float_wav(tmp_path):
+    y = click_track(120, 6, 22050) + sine(440, 6, 22050, dbfs=-20)
+    y[1000:1100] = np.nan
+    y[50000] = np.inf
+    p = write_pcm(tmp_path / "nan.wav", np.stack([y, y]), 22050, codec="pcm_f32le")
+    a = analyze_file(p, tags=None)
+    _valid(a)
+    assert a.features["key"] == "A" and -40 < a.features["loudness_lufs"] < -5
