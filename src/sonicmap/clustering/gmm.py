@@ -93,7 +93,7 @@ class ArtistGmm:
     covariances_ : np.ndarray [shape=(k, p), float32] (diag) or [shape=(k, p, p), float32] (full)
     n_components_ : int
     bic_by_k_ : dict[int, float]  (BIC of each k tried, on the selection sample)
-    bic_, aic_, mean_log_likelihood_ : float  (on the rows passed to ``fit``)
+    bic_, aic_, mean_log_likelihood_ : float  (on the fit sample: all rows up to ``fit_sample``)
     converged_ : bool
     n_features_in_ : int
     fit_seconds_ : float
@@ -195,8 +195,14 @@ class ArtistGmm:
     # ------------------------------------------------------------------ fitting
 
     def supported_max_components(self, X: np.ndarray) -> int:
-        """Largest k the data supports: ``distinct rows // min_per_component`` (≥ 0)."""
-        n_distinct = _count_distinct(X)
+        """Largest k the data supports: ``distinct rows // min_per_component`` (≥ 0).
+
+        Distinct rows are counted on a prefix just long enough to decide (all rows only when
+        the prefix has too many duplicates).
+        """
+        need = max(self.max_components, self.n_components or 0) * self.min_per_component
+        head = _count_distinct(X[: 4 * need])
+        n_distinct = head if head >= need else _count_distinct(X)
         return n_distinct // self.min_per_component
 
     def fit(self, X: np.ndarray, *, warm_start: ArtistGmm | None = None) -> ArtistGmm:
@@ -234,9 +240,8 @@ class ArtistGmm:
             if self.n_components > supported:
                 raise NotEnoughDataError(
                     f"n_components={self.n_components} needs at least "
-                    f"{self.n_components * self.min_per_component} distinct artist vectors, "
-                    f"got {supported * self.min_per_component}-ish ({n} rows); ask for at most "
-                    f"{supported} components"
+                    f"{self.n_components * self.min_per_component} distinct artist vectors; "
+                    f"these {n} rows support at most {supported} components"
                 )
             ks = [self.n_components]
         else:
@@ -297,8 +302,9 @@ class ArtistGmm:
         self.converged_ = bool(gm.converged_)
         self._prepare()
 
-        ll = float(self.score_samples(X).sum())
-        self._set_criteria(ll, n)
+        # BIC/AIC/mean log-likelihood on the fit sample (all rows up to fit_sample).
+        X_fit = X[fit_idx]
+        self._set_criteria(float(self.score_samples(X_fit).sum()), len(X_fit))
         self.fit_seconds_ = time.perf_counter() - t0
         log.info(
             "gmm fitted k=%d n=%d d=%d p=%d cov=%s bic=%.1f seconds=%.2f",

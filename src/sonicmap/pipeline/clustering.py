@@ -310,7 +310,7 @@ def train(
     log.info("training model_id=%d n_artists=%d reason=%s", model_id, len(ids), reason)
     try:
         summary = _fit_and_activate(
-            store, model_id, est, ids, X, prev_info, layout, params, now, t0, report
+            store, model_id, est, ids, X, n_tracks, prev_info, layout, params, now, t0, report
         )
     except BaseException as exc:
         _mark_failed(store, model_id, exc)
@@ -355,6 +355,7 @@ def _fit_and_activate(
     est: ArtistGmm,
     ids: np.ndarray,
     X: np.ndarray,
+    n_tracks: int,
     prev_info: dict[str, Any] | None,
     layout: int,
     params: dict[str, Any],
@@ -462,7 +463,7 @@ def _fit_and_activate(
         "status": "active",
         "k": k,
         "n_artists": int(len(ids)),
-        "n_tracks": None,
+        "n_tracks": n_tracks,
         "bic": float(est.bic_),
         "aic": float(est.aic_),
         "training_seconds": seconds,
@@ -490,8 +491,9 @@ def _write_assignments(
     p32 = np.ascontiguousarray(probs, dtype="<f4")
     for start in range(0, len(ids), BATCH):
         end = min(start + BATCH, len(ids))
-        s.execute(
-            insert(ArtistCluster),
+        # Core executemany (no ORM bookkeeping): the fast path on both SQLite and psycopg.
+        s.connection().execute(
+            insert(ArtistCluster.__table__),
             [
                 {
                     "model_id": model_id,
