@@ -269,8 +269,35 @@ def report(results: dict, a: argparse.Namespace) -> str:
             lines.append(
                 f"| {key} | {m} | {r['audio_s']:.0f} | {r['cpu_s']:.2f} | {r['audio_s'] / r['cpu_s']:.0f} | {x} | {r['rss_mb']:.0f} |"
             )
-    lines.append("")
+    lines += ["", *summary(results), ""]
     return "\n".join(lines)
+
+
+def summary(results: dict) -> list[str]:
+    """The targets, computed from the table: throughput vs bliss and librosa, ×floor, RSS."""
+
+    def tput(r: dict) -> float | None:
+        ok = "cpu_s" in r and not (
+            r.get("read_s") is not None and r["read_s"] < 0.95 * r["audio_s"]
+        )
+        return r["audio_s"] / r["cpu_s"] if ok else None
+
+    out = ["Targets (computed from the table above):", ""]
+    for key, rs in results.items():
+        son = tput(rs.get("sonicmap", {}))
+        if son is None:
+            continue
+        parts = []
+        for other in ("bliss", "librosa"):
+            t = tput(rs.get(other, {})) if other in rs else None
+            if t:
+                parts.append(f"{son / t:.1f}× {other}")
+        floor = rs.get("decode", {}).get("cpu_s")
+        if floor:
+            parts.append(f"CPU {rs['sonicmap']['cpu_s'] / floor:.2f}× the decode floor")
+        parts.append(f"peak RSS {rs['sonicmap']['rss_mb']:.0f} MB")
+        out.append(f"- {key}: sonicmap throughput = " + ", ".join(parts))
+    return out
 
 
 def _update_md(section: str) -> None:

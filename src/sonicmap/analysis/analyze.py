@@ -372,16 +372,24 @@ def analyze_file(
         return _analyze(Path(path), max_duration_s, tags)
 
 
+_BLAS: list[Any] = []
+
+
 def _single_threaded_blas() -> Any:
     """Cap BLAS at one thread: our matrices are small, and idle BLAS threads spinning between
     calls cost more CPU than they save (the scan already runs one analysis per core)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+    if not _BLAS:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS.append(ThreadpoolController())  # inspects the loaded libraries once
+        except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+            _BLAS.append(None)
+    if _BLAS[0] is None:  # pragma: no cover
         import contextlib
 
         return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return _BLAS[0].limit(limits=1, user_api="blas")
 
 
 def _analyze(p: Path, max_duration_s: float | None, tags: Any) -> Analysis:
