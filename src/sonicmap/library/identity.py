@@ -9,8 +9,9 @@ Artist of a track
     A track on a "Various Artists" compilation therefore belongs to its own track artist.
 
 Normalised name: Unicode NFKC, ``casefold()``, trimmed, inner whitespace collapsed to one space.
-So "Daft Punk", "daft  punk " and "ＤＡＦＴ ＰＵＮＫ" are one artist; the display name kept is the
-first one seen.
+So "Daft Punk", "daft  punk " and "ＤＡＦＴ ＰＵＮＫ" are one artist. Its display name is the best
+spelling seen (:func:`preferred_name`: no odd whitespace, not all lower case, then the
+alphabetically first), so it does not depend on the order in which files were scanned.
 
 Album of a track
     ``mbid:<MusicBrainz album id>`` when tagged, else
@@ -40,6 +41,18 @@ def normalise_name(name: str | None) -> str:
     if not name:
         return ""
     return _WS.sub(" ", unicodedata.normalize("NFKC", name).casefold()).strip()
+
+
+def _name_rank(name: str) -> tuple[bool, bool, bool, str]:
+    odd_space = name != name.strip() or "  " in name
+    return (odd_space, name.islower(), name.isupper(), name)
+
+
+def preferred_name(a: str, b: str) -> str:
+    """The better display spelling of two names of one artist/album (order-independent):
+    no leading/trailing/double spaces first, then not all lower case, then not all upper
+    case, then the alphabetically first."""
+    return min(a, b, key=_name_rank)
 
 
 def is_various_artists(name: str | None, mbid: str | None = None) -> bool:

@@ -55,7 +55,7 @@ from sqlalchemy import delete, func, select, update
 
 from sonicmap.config import AppConfig
 from sonicmap.errors import ConflictError, SonicmapError
-from sonicmap.library.identity import album_identity, artist_identity
+from sonicmap.library.identity import album_identity, artist_identity, preferred_name
 from sonicmap.library.walk import FileEntry, extension, is_within, scan_targets, walk
 from sonicmap.store.schema import (
     Album,
@@ -517,8 +517,8 @@ class _Scanner:
         self.last_flush = time.monotonic()
         self.claimable: dict[str, list[int]] = {}  # fingerprint -> ids of disappeared tracks
         self.missing_map: dict[str, _Stored] = {}
-        self.artist_cache: dict[str, int] = {}
-        self.album_cache: dict[str, int] = {}
+        self.artist_cache: dict[str, tuple[int, str]] = {}  # key -> (id, display name)
+        self.album_cache: dict[str, tuple[int, str]] = {}
         self.host = socket.gethostname()
 
     # -- session ----------------------------------------------------------------------------
@@ -869,29 +869,39 @@ class _Scanner:
         row.album_id = self._album_id(ses, album) if album else None
 
     def _artist_id(self, ses: Any, ident: Any) -> int:
-        aid = self.artist_cache.get(ident.key)
-        if aid is None:
+        name = ident.name[:512]
+        cached = self.artist_cache.get(ident.key)
+        if cached is None:
             from sonicmap.store.repo import get_or_create_artist
 
-            aid = get_or_create_artist(
-                ses, key=ident.key, name=ident.name[:512], mbid=ident.mbid
-            ).id
-            self.artist_cache[ident.key] = aid
+            row = get_or_create_artist(ses, key=ident.key, name=name, mbid=ident.mbid)
+            cached = self.artist_cache[ident.key] = (row.id, row.name)
+        aid, shown = cached
+        best = preferred_name(shown, name)
+        if best != shown:  # the display name must not depend on the scanning order
+            ses.execute(update(Artist).where(Artist.id == aid).values(name=best))
+            self.artist_cache[ident.key] = (aid, best)
         return aid
 
     def _album_id(self, ses: Any, ident: Any) -> int:
-        aid = self.album_cache.get(ident.key)
-        if aid is None:
+        title = ident.title[:512]
+        cached = self.album_cache.get(ident.key)
+        if cached is None:
             from sonicmap.store.repo import get_or_create_album
 
-            aid = get_or_create_album(
+            row = get_or_create_album(
                 ses,
                 key=ident.key[:1024],
-                title=ident.title[:512],
+                title=title,
                 album_artist=(ident.album_artist or None) and ident.album_artist[:512],
                 mbid=ident.mbid,
-            ).id
-            self.album_cache[ident.key] = aid
+            )
+            cached = self.album_cache[ident.key] = (row.id, row.title)
+        aid, shown = cached
+        best = preferred_name(shown, title)
+        if best != shown:
+            ses.execute(update(Album).where(Album.id == aid).values(title=best))
+            self.album_cache[ident.key] = (aid, best)
         return aid
 
     # -- removal ----------------------------------------------------------------------------

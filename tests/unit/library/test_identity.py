@@ -63,3 +63,18 @@ def test_album_identity() -> None:
     assert album_identity({"album": "X", "musicbrainz_albumid": "ABC"}, a).key == "mbid:abc"
     assert album_identity({"album": "  "}, a) is None
     assert album_identity({}, a) is None
+
+
+def test_preferred_display_name_is_order_independent() -> None:
+    from itertools import permutations
+
+    from sonicmap.library.identity import preferred_name
+
+    spellings = ["daft punk", "DAFT PUNK", "Daft Punk", "Daft  Punk", "daft Punk"]
+    winners = set()
+    for order in permutations(spellings):
+        best = order[0]
+        for name in order[1:]:
+            best = preferred_name(best, name)
+        winners.add(best)
+    assert winners == {"Daft Punk"}
