@@ -557,6 +557,13 @@ class _Scanner:
             "heartbeat": now.isoformat(),
         }
 
+    def heartbeat(self) -> None:
+        """Refresh the lock's heartbeat (so another scan does not take this one for dead)."""
+        self.last_flush = time.monotonic()
+        now = datetime.now(UTC)
+        with self.store.session() as ses:
+            _set_state(ses, LOCK_KEY, self._lock_value(now), now)
+
     def finish(self, status: str, *, error: str | None = None) -> None:
         now = datetime.now(UTC)
         r = self.result
@@ -650,6 +657,8 @@ class _Scanner:
                     candidates.append((entry, st))
                 if seen % 1000 == 0:
                     self._emit("walk", seen, None)
+                    if time.monotonic() - self.last_flush >= FLUSH_EVERY_S:
+                        self.heartbeat()  # a long walk (USB disk) must not look dead
         self._emit("walk", seen, seen)
         return candidates, missing_roots
 
