@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tests.unit.analysis.conftest import click_track, sine
+from tests.unit.analysis.test_loudness import reference_lufs
 
 from sonicmap.analysis import analyze_file
 from sonicmap.analysis.decode import ANALYSIS_SR, _Decimator, iter_blocks, lowpass_fir
 from sonicmap.synth import write_audio
-from tests.unit.analysis.conftest import click_track, sine
-from tests.unit.analysis.test_loudness import reference_lufs
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,11 @@ def _decode_all(path):
         fmt = s.codec_context.format
         sr = s.codec_context.sample_rate
         ch = s.codec_context.channels
-    x = np.concatenate(frames, axis=1) if fmt.is_planar else np.concatenate(frames, axis=1).reshape(-1, ch).T
+    x = (
+        np.concatenate(frames, axis=1)
+        if fmt.is_planar
+        else np.concatenate(frames, axis=1).reshape(-1, ch).T
+    )
     if fmt.name.startswith("s16"):
         x /= 32768.0
     elif fmt.name.startswith("s32"):
