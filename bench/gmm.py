@@ -5,7 +5,7 @@ Each measured run is a fresh subprocess on a fresh copy of the database holding 
 database, selects k over 2..10, fits, and writes one assignment per artist:
 
 * ``sonicmap``: ``sonicmap.pipeline.clustering.train`` (diag, within-cluster whitening + PCA to
-  16 dims, BIC on a 3,000-row subsample, refit on ≤ 20,000 rows, float32, bulk inserts);
+  16 dims, BIC on a 1,000-row subsample, refit on ≤ 20,000 rows, float32, bulk inserts);
 * ``naive``: ``sklearn.mixture.GaussianMixture(covariance_type="full")`` on the raw float64
   vectors, refitted on all rows for every k, best BIC kept, assignments written with the same
   bulk insert. Stopped after ``--budget`` seconds (reported as "> X s (stopped)").

@@ -112,7 +112,7 @@ class ArtistGmm:
         max_iter: int = 200,
         tol: float = 1e-3,
         random_state: int = 0,
-        selection_sample: int = 3000,
+        selection_sample: int = 1000,
         fit_sample: int = 20000,
         min_per_component: int = 5,
         patience: int = 3,
