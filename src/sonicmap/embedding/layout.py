@@ -449,7 +449,7 @@ def render_markdown() -> str:
     out += [
         "",
         "The defaults were chosen on the generated-library test "
-        "(`tests/integration/embedding/test_library.py`: 30 synthetic artists in 10 style "
+        "(`tests/integration/embedding/test_embedding_library.py`: 30 synthetic artists in 10 style "
         "families, 8 analysed clips each): tempo, key and the core descriptors separate artists; "
         "moods and derived scores are formulas over descriptors already in the vector and vary "
         "most between tracks of one artist, so they get a small weight. Pass `weights=` to "
