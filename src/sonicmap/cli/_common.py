@@ -27,6 +27,8 @@ def configure_logging(level: str) -> None:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    if level != "DEBUG":  # alembic's per-plugin and per-migration INFO lines are noise to users
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def get_config() -> AppConfig:

@@ -26,12 +26,14 @@ class _PlainProgress:
     """Progress as log lines on stderr (no terminal): walk count, then done/total, rate, ETA."""
 
     def __init__(self) -> None:
-        self.t0 = time.monotonic()
+        self.t0: float | None = None  # set by the first event (work before the scan isn't counted)
         self.last = 0.0
         self.analyse_t0: float | None = None
 
     def __call__(self, ev: Any) -> None:
         now = time.monotonic()
+        if self.t0 is None:
+            self.t0 = now
         if ev.phase == "walk":
             if ev.total is not None:
                 log.info("walked %d audio files in %.1fs", ev.done, now - self.t0)
