@@ -37,7 +37,7 @@ from sonicmap.errors import AnalysisError, DecodeError, TagError
 
 logger = logging.getLogger(__name__)
 
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2
 """Bumped on any change of the algorithms or of the feature set."""
 
 N_FFT = 512
@@ -53,6 +53,15 @@ MIN_DURATION_S = 0.5
 _DESC_EVERY = 4  # spectral descriptors: every 4th frame of every 2nd block (means/stds only)
 _CONTRAST_EVERY = 2
 _DESC_BATCH = 512
+# mel bands (by centre frequency) whose flux makes the bass onset envelope of the tempo estimate
+_N_BASS_BANDS = int(
+    np.count_nonzero(
+        spectral.mel_to_hz(
+            np.linspace(spectral.hz_to_mel(30.0), spectral.hz_to_mel(5000.0), spectral.N_MELS + 2)
+        )[1:-1]
+        < rhythm.BASS_MAX_HZ
+    )
+)
 
 
 @dataclass
@@ -131,6 +140,7 @@ class _Accumulator:
         self.frame_index = 0
         self.prev_mel_db: np.ndarray | None = None
         self.onset: list[np.ndarray] = []
+        self.onset_bass: list[np.ndarray] = []
         self.env: list[np.ndarray] = []
         self.band_env: list[np.ndarray] = []
         self.n_kept = 0
@@ -208,11 +218,13 @@ class _Accumulator:
         pmax = prev.copy()
         np.maximum(pmax[:, 1:], prev[:, :-1], out=pmax[:, 1:])
         np.maximum(pmax[:, :-1], prev[:, 1:], out=pmax[:, :-1])
-        flux = np.maximum(mel_db - pmax, 0.0).mean(axis=1)
+        rise = np.maximum(mel_db - pmax, 0.0)
+        flux = rise.mean(axis=1)
         self.prev_mel_db = mel_db[-1].copy()
         if self.n_kept < self.max_frames:
             k = min(n, self.max_frames - self.n_kept)
             self.onset.append(flux[:k].astype(np.float32))
+            self.onset_bass.append(rise[:k, :_N_BASS_BANDS].mean(axis=1).astype(np.float32))
             self.env.append(np.sqrt(kp[:k, 1]).astype(np.float32))
             self.band_env.append(mel[:k, self.speech_bands].sum(axis=1).astype(np.float32))
             self.n_kept += k
@@ -271,7 +283,8 @@ class _Accumulator:
         f: dict[str, Any] = {}
         onset = self.onset_envelope()
         env = np.concatenate(self.env) if self.env else np.zeros(0, np.float32)
-        bpm, conf, pulse = rhythm.estimate_tempo(onset, FPS)
+        bass = np.concatenate(self.onset_bass).astype(np.float64) if self.onset_bass else None
+        bpm, conf, pulse = rhythm.estimate_tempo(onset, FPS, low_onset=bass)
         f["bpm"] = round(bpm, 2)
         f["bpm_confidence"] = round(conf, 4)
         f["pulse_strength"] = round(pulse, 4)
