@@ -17,6 +17,7 @@ from fastapi import APIRouter, FastAPI
 from sonicmap import __version__
 from sonicmap.api.errors import install_error_handlers
 from sonicmap.api.queue import TaskQueue, make_queue
+from sonicmap.api.readcache import ReadCache
 from sonicmap.config import AppConfig, load_config
 from sonicmap.store.db import Store, open_store
 
@@ -54,6 +55,7 @@ def create_app(
     *,
     store: Store | None = None,
     queue: TaskQueue | None = None,
+    read_cache: bool = True,
 ) -> FastAPI:
     """Build the API.
 
@@ -67,6 +69,10 @@ def create_app(
     queue : TaskQueue, optional
         Where mutating endpoints enqueue work; default: Celery when a broker is configured,
         otherwise a queue that answers 503 (embedded mode).
+    read_cache : bool
+        Serve the hot reads (similar artists, cluster detail) from the process's
+        :class:`~sonicmap.api.readcache.ReadCache` (default); False sends every request to the
+        database.
     """
     cfg = cfg if cfg is not None else load_config()
     owns_store = store is None
@@ -74,6 +80,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        app.state.read_cache.close()
         if owns_store:
             app.state.store.dispose()
 
@@ -93,6 +100,7 @@ def create_app(
     app.state.store = store
     app.state.queue = queue if queue is not None else make_queue(cfg, store)
     app.state.schema_ok = False
+    app.state.read_cache = ReadCache(store, enabled=read_cache)
     install_error_handlers(app)
 
     from sonicmap.api.routers import artists, gmm, health, scans, tasks, tracks

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from sonicmap.api.errors import ApiError
 from sonicmap.api.queue import TaskQueue
+from sonicmap.api.readcache import ReadCache
 from sonicmap.config import AppConfig
 from sonicmap.store.db import Store
 
@@ -68,6 +69,22 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         yield session
     finally:
         session.close()
+
+
+async def cache_generation(request: Request) -> tuple[ReadCache, int] | None:
+    """The process's read cache and its current generation, or None when it can't be used.
+
+    Checks the schema first (as :func:`get_session` does). The change check runs on the event
+    loop when it does no network I/O (SQLite), else in the thread pool.
+    """
+    state = request.app.state
+    rc: ReadCache | None = getattr(state, "read_cache", None)
+    if rc is None or not rc.available:
+        return None
+    if not getattr(state, "schema_ok", False):
+        await run_in_threadpool(ensure_schema, request)
+    gen = rc.check() if rc.inline else await run_in_threadpool(rc.check)
+    return None if gen is None else (rc, gen)
 
 
 ConfigDep = Annotated[AppConfig, Depends(get_config)]

@@ -23,12 +23,12 @@ def fake_queue() -> FakeQueue:
 def client_factory(
     sqlite_store: Store, fake_queue: FakeQueue, tmp_path: Path
 ) -> Iterator[Callable[..., TestClient]]:
-    """``client_factory(**env)`` → a TestClient on the seeded-or-empty SQLite store."""
+    """``client_factory(read_cache=True, **env)`` → a TestClient on the seeded-or-empty store."""
     clients: list[TestClient] = []
 
-    def make(**env: str) -> TestClient:
+    def make(*, read_cache: bool = True, **env: str) -> TestClient:
         cfg = make_config(tmp_path, **env)
-        app = create_app(cfg, store=sqlite_store, queue=fake_queue)
+        app = create_app(cfg, store=sqlite_store, queue=fake_queue, read_cache=read_cache)
         c = TestClient(app, raise_server_exceptions=False)
         clients.append(c)
         return c

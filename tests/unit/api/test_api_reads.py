@@ -172,12 +172,11 @@ def test_empty_store_answers_empty_lists_not_errors(client_factory) -> None:
     assert c.get(f"{API}/gmm/clusters/1").json()["error"]["code"] == "no_active_model"
 
 
-def test_similar_artists_uses_the_pipeline(client, seeded, monkeypatch) -> None:
+def test_similar_artists_uses_the_pipeline(client_factory, seeded, monkeypatch) -> None:
     """Without the read cache (or when it can't answer) the pipeline answers."""
     from sonicmap.api import similar
 
-    client.app.state.read_cache.close()
-    client.app.state.read_cache._stamp = None  # as create_app(read_cache=False)
+    client = client_factory(read_cache=False)
 
     calls = []
 

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, select
 
 from sonicmap.api import similar
-from sonicmap.api.deps import READ_ERRORS, PageDep, ReadAccess, SessionDep, StoreDep, responses
+from sonicmap.api.deps import (
+    READ_ERRORS,
+    PageDep,
+    ReadAccess,
+    SessionDep,
+    StoreDep,
+    cache_generation,
+    responses,
+)
 from sonicmap.api.errors import ApiError
 from sonicmap.api.queries import (
     active_model,
@@ -24,6 +33,7 @@ from sonicmap.api.schemas import (
     ClusterProbability,
     EmbeddingInfo,
     Page,
+    SimilarArtist,
     SimilarArtists,
 )
 from sonicmap.store import schema as db
@@ -106,9 +116,8 @@ def get_artist(session: SessionDep, artist_id: ArtistId) -> ArtistDetail:
     response_model=SimilarArtists,
     responses=responses(*READ_ERRORS, 404, 409),
 )
-def similar_artists(
-    session: SessionDep,
-    store: StoreDep,
+async def similar_artists(
+    request: Request,
     artist_id: ArtistId,
     limit: Annotated[int, Query(ge=1, le=100, description="Number of artists.")] = 10,
     membership_weight: Annotated[
@@ -119,14 +128,62 @@ def similar_artists(
             description="Blend in the overlap of GMM cluster memberships (0 = pure cosine).",
         ),
     ] = 0.0,
-) -> SimilarArtists:
+) -> Response:
     """Artists that sound most alike (cosine on 64-D artist vectors), best first, seed excluded."""
-    # One round trip: does the artist exist, and does it have a vector?
-    row = session.execute(
-        select(db.Artist.id, db.ArtistEmbedding.artist_id)
-        .join(db.ArtistEmbedding, db.ArtistEmbedding.artist_id == db.Artist.id, isouter=True)
-        .where(db.Artist.id == artist_id)
-    ).first()
+    # Served from the process's read cache (artist vectors in memory, encoded answers), which
+    # follows every commit; the regular path below when the cache cannot answer.
+    cache = await cache_generation(request)
+    if cache is not None:
+        rc, gen = cache
+        key = ("similar_artists", artist_id, limit, membership_weight)
+        body = rc.get(gen, key)
+        if body is None:
+            snap = rc.ready_snapshot(gen)
+            if snap is None or (membership_weight > 0 and snap.memberships is None):
+                snap = await run_in_threadpool(_snapshot_for, rc, gen, membership_weight)
+            found = rc.similar_artists(snap, artist_id, limit, membership_weight=membership_weight)
+            if found is not None:
+                body = _similar_body(artist_id, found)
+                rc.put(gen, key, body)
+        if body is not None:
+            return Response(body, media_type="application/json")
+    body = await run_in_threadpool(
+        _similar_artists_db, request, artist_id, limit, membership_weight
+    )
+    return Response(body, media_type="application/json")
+
+
+def _snapshot_for(rc: Any, gen: int, membership_weight: float) -> Any:
+    snap = rc.snapshot(gen)
+    if membership_weight > 0:
+        rc.memberships(snap)
+    return snap
+
+
+def _similar_body(artist_id: int, found: list[tuple[int, str, float]]) -> bytes:
+    return (
+        SimilarArtists(
+            seed=artist_id,
+            items=[SimilarArtist(id=i, name=n, score=clamp01(s)) for i, n, s in found],
+        )
+        .model_dump_json()
+        .encode()
+    )
+
+
+def _similar_artists_db(
+    request: Request, artist_id: int, limit: int, membership_weight: float
+) -> bytes:
+    """The regular path: existence and embedding checks in the database, then the pipeline."""
+    store = request.app.state.store
+    with store.sessions() as session:
+        # One round trip: does the artist exist, and does it have a vector?
+        row = session.execute(
+            select(db.Artist.id, db.ArtistEmbedding.artist_id)
+            .join(db.ArtistEmbedding, db.ArtistEmbedding.artist_id == db.Artist.id, isouter=True)
+            .where(db.Artist.id == artist_id)
+        ).first()
+    # (the session is closed: its connection is back before the pipeline takes its own)
     if row is None:
         raise ApiError(404, "not_found", f"no artist with id {artist_id}")
     if row[1] is None:
@@ -135,9 +192,8 @@ def similar_artists(
             "no_embedding",
             f"artist {artist_id} has no embedding yet (none of its tracks is analysed); run a scan",
         )
-    session.close()  # give the connection back before the pipeline takes its own
     items = similar.similar_artists(store, artist_id, limit, membership_weight=membership_weight)
-    return SimilarArtists(seed=artist_id, items=items)
+    return SimilarArtists(seed=artist_id, items=items).model_dump_json().encode()
 
 
 @router.get(

@@ -6,7 +6,8 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -20,6 +21,7 @@ from sonicmap.api.deps import (
     RequireKey,
     SessionDep,
     StoreDep,
+    cache_generation,
     responses,
 )
 from sonicmap.api.errors import ApiError
@@ -282,36 +284,56 @@ def _cluster_summaries(store: StoreDep, model_id: int) -> list[ClusterSummary]:
     responses=responses(*READ_ERRORS, 404),
     summary="A cluster's profile and member artists (most probable first)",
 )
-def get_cluster(
-    session: SessionDep,
-    store: StoreDep,
+async def get_cluster(
+    request: Request,
     page: PageDep,
     cluster_id: ClusterId,
     model_id: ModelQuery = None,
-) -> ClusterDetail:
+) -> Response:
     """Profile (distinguishing descriptors, label) and a page of members."""
-    model = _resolve_model(session, model_id)
-    if model is None:
-        raise ApiError(
-            404, "no_active_model", "no GMM model is active yet; train one (POST /gmm/train)"
-        )
-    session.close()  # give the connection back before the pipeline takes its own
+    # Answers are kept encoded in the process's read cache until the database changes.
+    cache = await cache_generation(request)
+    key = ("cluster", cluster_id, model_id, page.limit, page.offset)
+    if cache is not None:
+        body = cache[0].get(cache[1], key)
+        if body is not None:
+            return Response(body, media_type="application/json")
+    body = await run_in_threadpool(_cluster_body, request, cluster_id, model_id, page)
+    if cache is not None:
+        cache[0].put(cache[1], key, body)
+    return Response(body, media_type="application/json")
+
+
+def _cluster_body(request: Request, cluster_id: int, model_id: int | None, page: Any) -> bytes:
+    store = request.app.state.store
+    with store.sessions() as session:
+        model = _resolve_model(session, model_id)
+        if model is None:
+            raise ApiError(
+                404, "no_active_model", "no GMM model is active yet; train one (POST /gmm/train)"
+            )
+        mid = model.id
+    # (the session is closed: its connection is back before the pipeline takes its own)
     d = _clustering().cluster_detail(
-        store, cluster_id, model_id=model.id, limit=page.offset + page.limit
+        store, cluster_id, model_id=mid, limit=page.offset + page.limit
     )
     members = d["members"][page.offset :]
-    return ClusterDetail(
-        id=d["id"],
-        model_id=d["model_id"],
-        label=d["label"],
-        size=d["size"],
-        weight=clamp01(d["weight"]),
-        profile=d["profile"] or {},
-        members=[
-            ClusterMember(id=m["id"], name=m["name"], probability=clamp01(m["probability"]))
-            for m in members
-        ],
-        members_total=d["members_total"],
+    return (
+        ClusterDetail(
+            id=d["id"],
+            model_id=d["model_id"],
+            label=d["label"],
+            size=d["size"],
+            weight=clamp01(d["weight"]),
+            profile=d["profile"] or {},
+            members=[
+                ClusterMember(id=m["id"], name=m["name"], probability=clamp01(m["probability"]))
+                for m in members
+            ],
+            members_total=d["members_total"],
+        )
+        .model_dump_json()
+        .encode()
     )
 
 
