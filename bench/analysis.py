@@ -114,50 +114,24 @@ def audio_seconds(paths: list[Path]) -> float:
 
 
 # ------------------------------------------------------------------------------ files
-def _encode_stream(path: Path, chunks, codec: str) -> None:
-    """Encode an iterator of stereo float32 chunks [shape=(2, n)] without holding the track."""
-    import av
-    import numpy as np
-
-    with av.open(str(path), "w") as c:
-        s = c.add_stream(codec, rate=SR, layout="stereo")
-        if codec == "vorbis":
-            s.codec_context.options = {"strict": "experimental"}
-        res = av.AudioResampler(format=s.codec_context.format, layout="stereo", rate=SR)
-        for y in chunks:
-            for i in range(0, y.shape[1], 44100):
-                fr = av.AudioFrame.from_ndarray(
-                    np.ascontiguousarray(y[:, i : i + 44100]), format="fltp", layout="stereo"
-                )
-                fr.sample_rate = SR
-                for f in res.resample(fr):
-                    for pkt in s.encode(f):
-                        c.mux(pkt)
-        for f in res.resample(None):
-            for pkt in s.encode(f):
-                c.mux(pkt)
-        for pkt in s.encode(None):
-            c.mux(pkt)
-
-
 def make_files(workdir: Path, minutes: float, long_minutes: list[float]) -> dict[str, list[Path]]:
     """Short tracks (``minutes`` in total per format) and long tracks; reused when present."""
     import numpy as np
 
     from sonicmap.synth import demo_styles, render
+    from sonicmap.synth.writer import write_audio_stream
 
     workdir.mkdir(parents=True, exist_ok=True)
     styles = demo_styles(8, seed=3)
     n_short = max(1, int(round(minutes * 60 / 30)))
     files: dict[str, list[Path]] = {}
-    for ext, codec in (("ogg", "vorbis"), ("mp3", "libmp3lame")):
+    for ext in ("ogg", "mp3"):
         shorts = []
         for i in range(n_short):
             p = workdir / f"short{i:02d}.{ext}"
             if not p.exists():
-                _encode_stream(
-                    p, [render(styles[i % len(styles)], duration_s=30.0, sr=SR, seed=i)], codec
-                )
+                y = render(styles[i % len(styles)], duration_s=30.0, sr=SR, seed=i)
+                write_audio_stream(p, [y], SR, channels=2)
             shorts.append(p)
         files[f"short.{ext}"] = shorts
         for m in long_minutes:
@@ -170,11 +144,11 @@ def make_files(workdir: Path, minutes: float, long_minutes: list[float]) -> dict
                     )
                     for k in range(n_chunks)
                 )
-                _encode_stream(p, chunks, codec)
+                write_audio_stream(p, chunks, SR, channels=2)
             files[f"long{int(m)}.{ext}"] = [p]
     warm = workdir / "warmup.wav"
     if not warm.exists():
-        _encode_stream(warm, [np.zeros((2, SR), np.float32)], "pcm_s16le")
+        write_audio_stream(warm, [np.zeros((2, SR), np.float32)], SR, channels=2)
     return files
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -113,15 +113,64 @@ def write_audio(
         raise SonicmapError("y is empty: expected at least one sample")
     if not np.all(np.isfinite(y)):
         raise SonicmapError("y contains NaN or infinite samples")
+    if y.shape[0] == 1 and _encoder(ext) == "vorbis":
+        y = np.repeat(y, 2, axis=0)  # FFmpeg's native Vorbis encoder only does stereo
+    _encode(p, ext, [np.clip(y, -1.0, 1.0)], int(sr), y.shape[0], bitrate)
+    if tags:
+        from sonicmap.library.tags import write_tags
+
+        write_tags(p, **dict(tags))
+    return p
+
+
+def write_audio_stream(
+    path: str | os.PathLike[str],
+    chunks: Iterable[np.ndarray],
+    sr: int,
+    *,
+    channels: int,
+    bitrate: int | None = None,
+) -> Path:
+    """Encode an iterable of chunks without holding the whole signal (long benchmark tracks).
+
+    chunks : each np.ndarray [shape=(channels, n), float32], samples in [-1, 1] (clipped).
+    Same formats, rates and bit rates as :func:`write_audio`; no tags. Mono Vorbis is up-mixed to
+    stereo when only FFmpeg's native encoder exists.
+    """
+    p = Path(path)
+    ext = p.suffix.lower().lstrip(".")
+    if ext not in _FORMATS:
+        raise SonicmapError(
+            f"cannot write {p.name!r}: unknown extension .{ext} (expected one of {', '.join(_FORMATS)})"
+        )
+    if channels not in (1, 2):
+        raise SonicmapError(f"channels={channels}: expected 1 or 2")
+    up = channels == 1 and _encoder(ext) == "vorbis"
+
+    def prepared() -> Iterator[np.ndarray]:
+        for c in chunks:
+            c = np.clip(np.asarray(c, dtype=np.float32).reshape(channels, -1), -1.0, 1.0)
+            yield np.repeat(c, 2, axis=0) if up else c
+
+    _encode(p, ext, prepared(), int(sr), 2 if up else channels, bitrate)
+    return p
+
+
+def _encode(
+    p: Path, ext: str, chunks: Iterable[np.ndarray], sr: int, channels: int, bitrate: int | None
+) -> None:
+    """Encode chunks [shape=(channels, n), float32] to ``p``.
+
+    Every frame carries its presentation time (``pts`` in samples): without it the encoder's
+    packets have no timestamps and the Ogg muxer writes granule positions that count 64 samples
+    per packet instead of 1024, so readers that trust them (libsndfile, hence librosa/soundfile)
+    stop after a fraction of the file while FFmpeg, which decodes every packet, reads it all.
+    """
     container_fmt, _, sample_fmt, fixed_rate = _FORMATS[ext]
     codec = _encoder(ext)
-    if codec == "vorbis" and y.shape[0] == 1:
-        y = np.repeat(y, 2, axis=0)  # FFmpeg's native Vorbis encoder only does stereo
-    channels = y.shape[0]
     layout = "stereo" if channels == 2 else "mono"
-    rate = fixed_rate or int(sr)
+    rate = fixed_rate or sr
     p.parent.mkdir(parents=True, exist_ok=True)
-    y = np.clip(y, -1.0, 1.0)
     try:
         with av.open(str(p), "w", format=container_fmt) as out:
             stream = out.add_stream(codec, rate=rate, layout=layout)
@@ -133,22 +182,18 @@ def write_audio(
             resampler = av.AudioResampler(format=sample_fmt, layout=layout, rate=rate)
             block = 8192
             pts = 0
-            for start in range(0, y.shape[1], block):
-                chunk = np.ascontiguousarray(y[:, start : start + block])
-                frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
-                frame.sample_rate = int(sr)
-                frame.pts = pts
-                frame.time_base = Fraction(1, int(sr))
-                pts += chunk.shape[1]
-                for rf in resampler.resample(frame):
-                    out.mux(stream.encode(rf))
+            for y in chunks:
+                for start in range(0, y.shape[1], block):
+                    chunk = np.ascontiguousarray(y[:, start : start + block])
+                    frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
+                    frame.sample_rate = sr
+                    frame.pts = pts
+                    frame.time_base = Fraction(1, sr)
+                    pts += chunk.shape[1]
+                    for rf in resampler.resample(frame):
+                        out.mux(stream.encode(rf))
             for rf in resampler.resample(None):
                 out.mux(stream.encode(rf))
             out.mux(stream.encode(None))
     except av.FFmpegError as exc:
         raise SonicmapError(f"encoding {p} with {codec} failed: {exc}") from exc
-    if tags:
-        from sonicmap.library.tags import write_tags
-
-        write_tags(p, **dict(tags))
-    return p

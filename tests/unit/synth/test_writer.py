@@ -83,3 +83,42 @@ def test_creates_parent_folders_and_non_ascii_names(tmp_path: Path) -> None:
     p = tmp_path / "Bjørn" / "東京 album" / "01 Über.flac"
     write_audio(p, np.zeros(4410, np.float32), 44100)
     assert p.is_file()
+
+
+def _last_granule(path: Path) -> int:
+    """Granule position (samples) of the last Ogg page: what libsndfile takes as the length."""
+    import struct
+
+    data = path.read_bytes()
+    pos = data.rindex(b"OggS")
+    return struct.unpack("<q", data[pos + 6 : pos + 14])[0]
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+@pytest.mark.parametrize("streamed", [False, True])
+def test_ogg_granule_positions_cover_the_whole_file(
+    tmp_path: Path, channels: int, streamed: bool
+) -> None:
+    """Readers that trust the Ogg granule positions (libsndfile → soundfile → librosa) must see
+    the whole file, not the first seconds (frames without timestamps gave 64 samples/packet)."""
+    from sonicmap.synth.writer import write_audio_stream
+
+    sr = 44100
+    y = render(Style(), duration_s=4.0, sr=sr, seed=5, channels=channels)
+    p = tmp_path / "t.ogg"
+    if streamed:
+        y2 = y.reshape(channels, -1)
+        write_audio_stream(
+            p, (y2[:, i : i + 30000] for i in range(0, y2.shape[1], 30000)), sr, channels=channels
+        )
+    else:
+        write_audio(p, y, sr)
+    z, rate, _ = decode(p)
+    n_in = y.shape[-1]
+    assert n_in <= z.shape[1] <= n_in + 1024
+    assert _last_granule(p) == z.shape[1]
+    try:
+        import soundfile
+    except (ImportError, OSError):  # optional (bench extra)
+        return
+    assert soundfile.info(str(p)).frames == z.shape[1]
