@@ -14,6 +14,7 @@ are computed once at the end.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from dataclasses import dataclass, field
@@ -50,7 +51,7 @@ FLUX_RANGE_DB = 40.0
 CHROMA_FMIN = 55.0
 CHROMA_FMAX = 3500.0
 MIN_DURATION_S = 0.5
-_DESC_EVERY = 4  # spectral descriptors: every 4th frame of every 2nd block (means/stds only)
+_DESC_EVERY = 8  # spectral descriptors: every 8th frame (means/stds only)
 _CONTRAST_EVERY = 2
 _DESC_BATCH = 512
 # mel bands (by centre frequency) whose flux makes the bass onset envelope of the tempo estimate
@@ -62,6 +63,8 @@ _N_BASS_BANDS = int(
         < rhythm.BASS_MAX_HZ
     )
 )
+_CHUNK_S = 8
+_CHUNK = _CHUNK_S * ANALYSIS_SR
 
 
 @dataclass
@@ -85,13 +88,21 @@ class Analysis:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+@functools.cache
+def _hann(n: int) -> np.ndarray:
+    """Periodic Hann window [shape=(n,), float32] (read-only, shared)."""
+    w = np.hanning(n + 1)[:-1].astype(np.float32)
+    w.flags.writeable = False
+    return w
+
+
 class _Framer:
     """Streaming framing of a 1-D signal: keeps the tail between blocks."""
 
     def __init__(self, n_fft: int, hop: int) -> None:
         self.n_fft, self.hop = n_fft, hop
         self.tail = np.zeros(0, np.float32)
-        self.window = np.hanning(n_fft + 1)[:-1].astype(np.float32)
+        self.window = _hann(n_fft)
 
     def frames(self, y: np.ndarray) -> np.ndarray:
         buf = np.concatenate([self.tail, y]) if self.tail.size else y
@@ -99,9 +110,69 @@ class _Framer:
             self.tail = buf
             return np.zeros((0, self.n_fft), np.float32)
         n = (buf.size - self.n_fft) // self.hop + 1
-        fr = np.lib.stride_tricks.sliding_window_view(buf, self.n_fft)[:: self.hop][:n]
+        # a strided view (n frames of n_fft samples, hop apart); as_strided is a cheap call
+        # where sliding_window_view costs tens of microseconds of argument checking
+        step = buf.strides[0]
+        fr = np.lib.stride_tricks.as_strided(
+            buf, shape=(n, self.n_fft), strides=(self.hop * step, step), writeable=False
+        )
         self.tail = buf[n * self.hop :].copy()
         return fr * self.window
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """Constant matrices of the analysis (built once per process; read-only)."""
+
+    freqs: np.ndarray
+    melfb: np.ndarray
+    dct_db: np.ndarray
+    bands: list[np.ndarray]
+    kpvec: np.ndarray
+    speech_bands: np.ndarray
+    bandmat: np.ndarray
+    long_freqs: np.ndarray
+    long_band: slice
+
+
+@functools.cache
+def _tables() -> _Tables:
+    freqs = np.fft.rfftfreq(N_FFT, 1.0 / ANALYSIS_SR)
+    win = np.hanning(N_FFT + 1)[:-1]
+    c = np.full(freqs.size, 2.0)
+    c[0] = c[-1] = 1.0
+    norm = N_FFT * N_FFT * np.mean(win**2)
+    # columns: K-weighted and plain mean square of the frame (Parseval, one-sided spectrum)
+    kpvec = np.stack(
+        [c * loudness.k_power_response(freqs, ANALYSIS_SR) / norm, c / norm], axis=1
+    ).astype(np.float32)
+    mel_c = spectral.mel_to_hz(
+        spectral.hz_to_mel(30.0)
+        + np.arange(1, spectral.N_MELS + 1)
+        * (spectral.hz_to_mel(5000.0) - spectral.hz_to_mel(30.0))
+        / (spectral.N_MELS + 1)
+    )
+    long_freqs = np.fft.rfftfreq(N_FFT_LONG, 1.0 / ANALYSIS_SR)
+    melfb = spectral.mel_filterbank(freqs)
+    speech_bands = (mel_c >= 300) & (mel_c <= 3000)
+    t = _Tables(
+        freqs=freqs,
+        melfb=melfb,
+        dct_db=spectral.dct_matrix() * np.float32(np.log(10.0) / 10.0),
+        bands=spectral.contrast_bands(freqs),
+        kpvec=kpvec,
+        speech_bands=speech_bands,
+        # every linear band measure of a power spectrum in one product: columns K-weighted and
+        # plain mean square, the 40 mel bands, the speech band (300-3000 Hz) sum
+        bandmat=np.ascontiguousarray(
+            np.column_stack([kpvec, melfb, melfb[:, speech_bands].sum(axis=1)]), np.float32
+        ),
+        long_freqs=long_freqs,
+        long_band=slice(int(CHROMA_FMIN / long_freqs[1]) - 1, int(CHROMA_FMAX / long_freqs[1]) + 2),
+    )
+    for a in (t.freqs, t.melfb, t.dct_db, t.kpvec, t.speech_bands, t.bandmat, t.long_freqs):
+        a.flags.writeable = False
+    return t
 
 
 class _Accumulator:
@@ -109,32 +180,15 @@ class _Accumulator:
 
     def __init__(self, max_frames: int) -> None:
         self.max_frames = max_frames
-        freqs = np.fft.rfftfreq(N_FFT, 1.0 / ANALYSIS_SR)
-        self.freqs = freqs
-        self.melfb = spectral.mel_filterbank(freqs)
-        self.dct_db = spectral.dct_matrix() * np.float32(np.log(10.0) / 10.0)
-        self.bands = spectral.contrast_bands(freqs)
-        win = np.hanning(N_FFT + 1)[:-1]
-        c = np.full(freqs.size, 2.0)
-        c[0] = c[-1] = 1.0
-        norm = N_FFT * N_FFT * np.mean(win**2)
-        # columns: K-weighted and plain mean square of the frame (Parseval, one-sided spectrum)
-        self.kpvec = np.stack(
-            [c * loudness.k_power_response(freqs, ANALYSIS_SR) / norm, c / norm], axis=1
-        ).astype(np.float32)
-        mel_c = spectral.mel_to_hz(
-            spectral.hz_to_mel(30.0)
-            + np.arange(1, spectral.N_MELS + 1)
-            * (spectral.hz_to_mel(5000.0) - spectral.hz_to_mel(30.0))
-            / (spectral.N_MELS + 1)
-        )
-        self.speech_bands = (mel_c >= 300) & (mel_c <= 3000)
+        t = _tables()
+        self.freqs = t.freqs
+        self.dct_db = t.dct_db
+        self.bands = t.bands
+        self.bandmat = t.bandmat
+        self.long_freqs = t.long_freqs
+        self.long_band = t.long_band
         self.short = _Framer(N_FFT, HOP)
         self.long = _Framer(N_FFT_LONG, HOP_LONG)
-        self.long_freqs = np.fft.rfftfreq(N_FFT_LONG, 1.0 / ANALYSIS_SR)
-        self.long_band = slice(
-            int(CHROMA_FMIN / self.long_freqs[1]) - 1, int(CHROMA_FMAX / self.long_freqs[1]) + 2
-        )
         self.long_sum = np.zeros(self.long_band.stop - self.long_band.start)
         self.n_long = 0
         self.frame_index = 0
@@ -154,24 +208,41 @@ class _Accumulator:
         self.n_desc = 0
         self.contrast_sum = np.zeros(len(self.bands))
         self.n_contrast = 0
-        self.n_calls = 0
         self.desc_buf: list[np.ndarray] = []
         self.n_buf = 0
-        self.mfcc_sum = np.zeros(spectral.N_MFCC)
-        self.mfcc_sq = np.zeros(spectral.N_MFCC)
+        # MFCC moments from the first two moments of the log-mel vector (the DCT is linear)
+        self.mel_sum = np.zeros(spectral.N_MELS)
+        self.mel_gram = np.zeros((spectral.N_MELS, spectral.N_MELS))
         self.n_mfcc = 0
         self.zc = 0
         self.n_low = 0
-        self.last_low = np.float32(0.0)
+        self.last_sign = False
+        self.pending: list[np.ndarray] = []
+        self.n_pending = 0
 
     def feed(self, powers: np.ndarray, mono_powers: np.ndarray, y: np.ndarray) -> None:
+        """Add one decoded block: its 100 ms powers and its mono mix at the analysis rate.
+
+        The analysis-rate signal is processed in chunks of ``_CHUNK_S`` seconds: the cost of a
+        chunk is dominated by per-call numpy overhead, so chunks longer than the decoder's
+        (cache-sized) native blocks are cheaper."""
         self.powers.append(powers)
         self.mono_powers.append(mono_powers)
         if y.size:
-            sb = np.signbit(np.concatenate([[self.last_low], y]))
-            self.zc += int(np.count_nonzero(sb[1:] != sb[:-1]))
-            self.n_low += y.size
-            self.last_low = y[-1]
+            self.pending.append(y)
+            self.n_pending += y.size
+            if self.n_pending >= _CHUNK:
+                self._process()
+
+    def _process(self) -> None:
+        if not self.pending:
+            return
+        y = np.concatenate(self.pending) if len(self.pending) > 1 else self.pending[0]
+        self.pending, self.n_pending = [], 0
+        sb = np.signbit(y)
+        self.zc += int(np.count_nonzero(sb[1:] != sb[:-1])) + int(sb[0] != self.last_sign)
+        self.n_low += y.size
+        self.last_sign = bool(sb[-1])
         fr = self.short.frames(y)
         if fr.shape[0]:
             self._short(fr)
@@ -183,14 +254,15 @@ class _Accumulator:
             self.n_long += fl.shape[0]
 
     def _short(self, fr: np.ndarray) -> None:
-        X = _rfft(fr, axis=1)
-        P = (X.real * X.real + X.imag * X.imag).astype(np.float32)
+        P = np.abs(_rfft(fr, axis=1))  # |X| (float32), squared in place: one pass, no temporaries
+        np.square(P, out=P)
         n = P.shape[0]
         idx = self.frame_index + np.arange(n)
         self.frame_index += n
         # loudness: frame centre → 100 ms segment; K-weighted and plain mean square of the frame
         seg = np.floor((idx * HOP + N_FFT / 2) / (ANALYSIS_SR * SEGMENT_S))
-        kp = P @ self.kpvec  # (n, 2)
+        bm = P @ self.bandmat  # (n, 43): K-weighted and plain mean square, 40 mel, speech band
+        kp = bm[:, :2]
         s0 = int(seg[0])
         rel = (seg - s0).astype(np.int64)
         self.seg_pk.append(
@@ -201,17 +273,21 @@ class _Accumulator:
                 ),
             )
         )
-        mel = P @ self.melfb
-        mel_db = 10.0 * np.log10(mel + np.float32(1e-10))
-        # MFCC: natural-log mel energies → DCT ([dB] * ln(10) / 10 = [neper])
-        mf = (mel_db @ self.dct_db).astype(np.float64)
-        self.mfcc_sum += mf.sum(axis=0)
-        self.mfcc_sq += (mf * mf).sum(axis=0)
+        mel = bm[:, 2 : 2 + spectral.N_MELS]
+        mel_db = np.log10(mel + np.float32(1e-10))
+        mel_db *= np.float32(10.0)
+        # MFCC = mel_db @ D; its mean and mean square follow from Σ mel_db and Σ mel_dbᵀ mel_db
+        self.mel_sum += mel_db.sum(axis=0, dtype=np.float64)
+        self.mel_gram += mel_db.T @ mel_db
         self.n_mfcc += n
-        # dynamic range limited to 40 dB below the loudest band so far: rises out of near
-        # silence (decays between notes, digital silence) must not dwarf the real onsets
-        self.ref_db = max(self.ref_db, float(mel_db.max()))
-        np.maximum(mel_db, np.float32(self.ref_db - FLUX_RANGE_DB), out=mel_db)
+        # dynamic range limited to 40 dB below the loudest band so far (up to this frame, so the
+        # envelope does not depend on the chunking): rises out of near silence (decays between
+        # notes, digital silence) must not dwarf the real onsets
+        ref = np.maximum.accumulate(mel_db.max(axis=1))
+        np.maximum(ref, np.float32(self.ref_db), out=ref)
+        self.ref_db = float(ref[-1])
+        ref -= np.float32(FLUX_RANGE_DB)
+        np.maximum(mel_db, ref[:, None], out=mel_db)
         first = self.prev_mel_db if self.prev_mel_db is not None else mel_db[0]
         prev = np.concatenate([first[None, :], mel_db[:-1]])
         # SuperFlux-style: compare with the max over neighbouring bands of the previous frame
@@ -226,16 +302,15 @@ class _Accumulator:
             self.onset.append(flux[:k].astype(np.float32))
             self.onset_bass.append(rise[:k, :_N_BASS_BANDS].mean(axis=1).astype(np.float32))
             self.env.append(np.sqrt(kp[:k, 1]).astype(np.float32))
-            self.band_env.append(mel[:k, self.speech_bands].sum(axis=1).astype(np.float32))
+            self.band_env.append(bm[:k, -1].copy())
             self.n_kept += k
-        # spectral descriptors and contrast on a subset of frames (every 4th frame of every 2nd
-        # block), batched: per call the cost is mostly numpy overhead
-        self.n_calls += 1
-        if self.n_calls % 2 == 1:
-            self.desc_buf.append(P[::_DESC_EVERY])
-            self.n_buf += self.desc_buf[-1].shape[0]
-            if self.n_buf >= _DESC_BATCH:
-                self._flush_descriptors()
+        # spectral descriptors and contrast on a subset of frames (every 8th frame of the track,
+        # whatever the chunking), batched: per call the cost is mostly numpy overhead
+        first = (-int(idx[0])) % _DESC_EVERY
+        self.desc_buf.append(P[first::_DESC_EVERY].copy())
+        self.n_buf += self.desc_buf[-1].shape[0]
+        if self.n_buf >= _DESC_BATCH:
+            self._flush_descriptors()
 
     def _flush_descriptors(self) -> None:
         if not self.desc_buf:
@@ -279,6 +354,7 @@ class _Accumulator:
         return np.concatenate(self.onset).astype(np.float64) if self.onset else np.zeros(0)
 
     def finish(self, native_sr: int) -> dict[str, Any]:
+        self._process()
         self._flush_descriptors()
         f: dict[str, Any] = {}
         onset = self.onset_envelope()
@@ -341,8 +417,11 @@ class _Accumulator:
         band_env = np.concatenate(self.band_env) if self.band_env else np.zeros(0)
         f["speech_modulation"] = round(rhythm.modulation_ratio(band_env, FPS), 4)
         nm = max(self.n_mfcc, 1)
-        mm = self.mfcc_sum / nm
-        ms = np.sqrt(np.maximum(self.mfcc_sq / nm - mm * mm, 0.0))
+        # MFCC: natural-log mel energies → DCT ([dB] * ln(10) / 10 = [neper])
+        dct = self.dct_db.astype(np.float64)
+        mm = dct.T @ (self.mel_sum / nm)
+        msq = np.einsum("ik,ij,jk->k", dct, self.mel_gram / nm, dct)
+        ms = np.sqrt(np.maximum(msq - mm * mm, 0.0))
         f["mfcc_mean"] = [round(float(v), 4) for v in mm]
         f["mfcc_std"] = [round(float(v), 4) for v in ms]
         return f

@@ -204,7 +204,9 @@ def _segment_sums(x: np.ndarray, sr: int, *, weights: np.ndarray | None = None) 
     if float(seg).is_integer():
         s = int(seg)
         v = x[:, : n_seg * s].reshape(ch, n_seg, s)
-        per = np.einsum("csn,csn->cs", v, v).astype(np.float64) / s
+        # a batch of (1, s) @ (s, 1) dot products: BLAS, ~2.5x faster than einsum or x*x sums
+        per = np.matmul(v[:, :, None, :], v[:, :, :, None]).reshape(ch, n_seg).astype(np.float64)
+        per /= s
     else:
         bounds = np.round(np.arange(n_seg + 1) * seg).astype(np.int64)
         sq = x[:, : bounds[-1]].astype(np.float64) ** 2
@@ -306,7 +308,8 @@ def _decode(
         if ch == 1:
             mono = x[0]
         elif ch == 2:
-            mono = (x[0] + x[1]) * f32(0.5)
+            mono = x[0] + x[1]
+            mono *= f32(0.5)
         else:
             mono = mw32 @ x
         mono_powers = _segment_sums(mono[None, :], sr)
@@ -319,12 +322,14 @@ def _decode(
         return Block(powers, mono_powers, y, n)
 
     # frames are copied at once into a block buffer (holding on to decoded frames costs more:
-    # the decoder then cannot recycle its buffers); one block is emitted when it is full
+    # the decoder then cannot recycle its buffers); one block is emitted when it is full.
+    # Planar float frames (what the MP3, Vorbis, AAC and Opus decoders give) are copied plane by
+    # plane through byte memoryviews: cheaper than numpy views per frame (~1 µs per frame).
     buf = np.zeros((ch, block_len + 65536), np.float32)
+    rows = [memoryview(r).cast("B") for r in buf]
     fill = 0
     total = 0
     errors = 0
-    frombuffer = np.frombuffer
     done = False
     for packet in container.demux(stream):
         try:
@@ -345,10 +350,12 @@ def _decode(
                 done = True
             if fill + n > buf.shape[1]:
                 buf = np.concatenate([buf, np.zeros((ch, fill + n), np.float32)], axis=1)
+                rows = [memoryview(r).cast("B") for r in buf]
             planes = frame.planes
             if len(planes) == ch and frame.format.name == "fltp":
-                for c in range(ch):
-                    buf[c, fill : fill + n] = frombuffer(planes[c], f32, n)
+                a, b = 4 * fill, 4 * (fill + n)
+                for row, plane in zip(rows, planes, strict=True):
+                    row[a:b] = memoryview(plane)[: b - a]
             else:
                 if len(frame.layout.channels) != ch:
                     raise DecodeError(

@@ -123,8 +123,20 @@ def loudness_range(z: np.ndarray) -> float:
     lst = lst[lst > rel]
     if lst.size < 2:
         return 0.0
-    lo, hi = np.percentile(lst, [10, 95])
+    lo, hi = _percentiles(lst, (10.0, 95.0))
     return float(hi - lo)
+
+
+def _percentiles(x: np.ndarray, qs: tuple[float, ...]) -> list[float]:
+    """``np.percentile(x, qs)`` (linear interpolation) without its per-call overhead."""
+    s = np.sort(x)
+    out = []
+    for q in qs:
+        pos = (s.size - 1) * q / 100.0
+        i = int(pos)
+        j = min(i + 1, s.size - 1)
+        out.append(float(s[i] + (s[j] - s[i]) * (pos - i)))
+    return out
 
 
 def dynamic_complexity(z: np.ndarray) -> float:

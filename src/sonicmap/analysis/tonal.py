@@ -22,6 +22,8 @@ loudest partials from dominating, which also matters on real mixes.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
@@ -138,16 +140,21 @@ def _norm(v: np.ndarray) -> np.ndarray:
     return v / n if n > 0 else v
 
 
-def key_scores(chroma: np.ndarray, profile: str = DEFAULT_PROFILE) -> np.ndarray:
-    """Pearson correlation of ``chroma`` with each key: [shape=(2, 12)], row 0 major, row 1 minor."""
-    major, minor = PROFILES[profile]
-    c = _norm(chroma)
-    out = np.zeros((2, 12))
-    for m, prof in enumerate((major, minor)):
+@functools.cache
+def _rotations(profile: str) -> np.ndarray:
+    """The 24 normalised profile rotations [shape=(2, 12, 12)]: [mode, key, pitch class]."""
+    out = np.zeros((2, 12, 12))
+    for m, prof in enumerate(PROFILES[profile]):
         p = _norm(np.asarray(prof))
         for k in range(12):
-            out[m, k] = float(c @ np.roll(p, k))
+            out[m, k] = np.roll(p, k)
+    out.flags.writeable = False
     return out
+
+
+def key_scores(chroma: np.ndarray, profile: str = DEFAULT_PROFILE) -> np.ndarray:
+    """Pearson correlation of ``chroma`` with each key: [shape=(2, 12)], row 0 major, row 1 minor."""
+    return _rotations(profile) @ _norm(chroma)
 
 
 def estimate_key(chroma: np.ndarray, profile: str = DEFAULT_PROFILE) -> tuple[int, str, float]:
