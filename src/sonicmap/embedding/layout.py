@@ -424,7 +424,7 @@ def render_markdown() -> str:
         "max_per_album=)` and `similar_artists(store, artist_id, k)` run an exact cosine k-NN "
         "through the vector index (sqlite-vec, pgvector or numpy), never return the seed, and "
         "score each hit `1 − cosine_distance / 2` in [0, 1]. Caps are applied to an over-fetched "
-        "candidate list (4k + 8) that is widened ×4 until k results pass or the library is "
+        "candidate list (2k + 8) that is widened ×4 until k results pass or the library is "
         "exhausted, so one album cannot fill the list.",
         "",
         "**Cluster-membership blend (artists)**: with `membership_weight=w` (CLI "

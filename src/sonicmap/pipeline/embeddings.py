@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 
 from sonicmap.embedding import DEFAULT_WEIGHTS, LAYOUT_VERSION, aggregate_artist, embed_tracks
 from sonicmap.errors import NotFoundError, SonicmapError
@@ -332,7 +332,7 @@ def similar_tracks(
     if not np.any(q):
         return []
     capped = max_per_artist is not None or max_per_album is not None
-    fetch = k if not capped else 4 * k + 8
+    fetch = k if not capped else 2 * k + 8  # sqlite-vec: ~0.07 ms per candidate at 100k
     info: dict[int, Any] = {}
     while True:
         hits = index.knn("track", q, fetch, exclude=(track_id,))
@@ -377,27 +377,32 @@ def similar_tracks(
     ]
 
 
+# One statement, compiled once (the id list is an expanding parameter); run on a plain connection,
+# not an ORM session: a similar-tracks query is a few milliseconds, and a session costs ~0.2 ms.
+_TRACK_INFO = (
+    select(
+        Track.id,
+        Track.path,
+        Track.title,
+        Track.artist_id,
+        Artist.name.label("artist"),
+        Track.album_id,
+        Album.title.label("album"),
+    )
+    .outerjoin(Artist, Artist.id == Track.artist_id)
+    .outerjoin(Album, Album.id == Track.album_id)
+    .where(Track.id.in_(bindparam("ids", expanding=True)))
+)
+
+
 def _track_info(store: Any, ids: list[int]) -> dict[int, Any]:
     """Display rows (path, title, artist/album ids and names) of these tracks."""
     out: dict[int, Any] = {}
     if not ids:
         return out
-    with store.session() as ses:
+    with store.engine.connect() as conn:
         for chunk in _chunks(ids, 5000):
-            for r in ses.execute(
-                select(
-                    Track.id,
-                    Track.path,
-                    Track.title,
-                    Track.artist_id,
-                    Artist.name.label("artist"),
-                    Track.album_id,
-                    Album.title.label("album"),
-                )
-                .outerjoin(Artist, Artist.id == Track.artist_id)
-                .outerjoin(Album, Album.id == Track.album_id)
-                .where(Track.id.in_(chunk))
-            ).all():
+            for r in conn.execute(_TRACK_INFO, {"ids": chunk}):
                 out[int(r.id)] = r
     return out
 

@@ -239,7 +239,12 @@ def test_stale_index_is_rebuilt_after_migration_round_trip(
     assert index.count("track") == 3
     assert {i for i, _ in index.knn("track", x[0], 10)} == {100, 101, 102}
     with second.engine.connect() as c:
-        n = c.execute(text("SELECT count(*) FROM sqlite_master WHERE name LIKE 'vec_tracks_a%'"))
+        n = c.execute(
+            text(
+                "SELECT count(*) FROM sqlite_master "
+                "WHERE type = 'trigger' AND name LIKE 'vec_tracks_a%'"
+            )
+        )
         assert n.scalar() == 3  # insert/update/delete triggers back in place
     second.dispose()
 
@@ -261,3 +266,82 @@ def test_sqlite_vec_beyond_its_k_limit_scans(
         keep, x[[i - 1 for i in keep]], x[0], 100, exclude={1}
     )
     assert got == open_index(sqlite_store, backend="numpy").knn("track", x[0], 100, exclude=[1])
+
+
+def test_sqlite_vec_keeps_directionless_vectors_out_and_stays_built(
+    sqlite_store: Store, rng: np.random.Generator
+) -> None:
+    """Zero vectors (and ones whose float32 norm underflows) never enter the vec0 table, by the
+    initial fill, the triggers or ``upsert``; the staleness check counts the same rows, so a
+    second process does not rebuild."""
+    x = rng.standard_normal((12, 64)).astype(np.float32)
+    x[3] = 0.0
+    x[5] = 1e-25  # squares underflow float32: no direction for sqlite-vec
+    add_tracks(sqlite_store, x)
+    index = open_index(sqlite_store)
+    assert index.count("track") == 10
+    add_tracks(sqlite_store, np.zeros((1, 64), np.float32), first_id=13)  # via the trigger
+    with sqlite_store.session() as s:  # an update to zero, via the trigger
+        put_embeddings(s, "track", [1], np.zeros((1, 64), np.float32), layout_version=1)
+    assert index.count("track") == 9
+    keep = [2, 3, 5, *range(7, 13)]  # 1 zeroed, 4 zero, 6 underflows, 13 zero
+    got = [i for i, _ in index.knn("track", x[0], 20)]
+    assert got == brute_force(keep, x[[i - 1 for i in keep]], x[0], 20) != []
+    other = Store(make_engine(str(sqlite_store.engine.url)))
+    with other.engine.connect() as c:
+        before = c.execute(text("SELECT rowid FROM vec_tracks_rowids ORDER BY rowid")).all()
+    assert open_index(other).count("track") == 9
+    with other.engine.connect() as c:  # not rebuilt: the shadow rows are the same
+        assert c.execute(text("SELECT rowid FROM vec_tracks_rowids ORDER BY rowid")).all() == before
+    other.dispose()
+    index.upsert("track", [2], np.zeros((1, 64), np.float32))
+    assert index.count("track") == 8
+    assert 2 not in [i for i, _ in index.knn("track", x[0], 20)]
+
+
+def test_sqlite_vec_rebuilds_an_index_of_older_code_once(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    """A database whose vec0 table was built as ``distance_metric=cosine`` over raw vectors (the
+    first sonicmap layout) is rebuilt as the normalised L2 table on first use, then kept."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    store = Store(make_engine(url))
+    migrate.upgrade(store.engine)
+    x = rng.standard_normal((40, 64)).astype(np.float32)
+    ids = add_tracks(store, x)
+    with store.engine.begin() as c:
+        c.execute(
+            text(
+                "CREATE VIRTUAL TABLE vec_tracks USING vec0(embedding float[64] distance_metric=cosine)"
+            )
+        )
+        c.execute(
+            text(
+                "INSERT INTO vec_tracks(rowid, embedding) SELECT track_id, vector FROM track_embeddings"
+            )
+        )
+        c.execute(
+            text(
+                "CREATE TRIGGER vec_tracks_ai AFTER INSERT ON track_embeddings BEGIN "
+                "INSERT INTO vec_tracks(rowid, embedding) VALUES (NEW.track_id, NEW.vector); END"
+            )
+        )
+    index = open_index(store)
+    assert [i for i, _ in index.knn_by_id("track", 7, 5)] == brute_force(
+        ids, x, x[6], 5, exclude={7}
+    )
+    with store.engine.connect() as c:
+        ddl = c.execute(text("SELECT sql FROM sqlite_master WHERE name = 'vec_tracks'")).scalar()
+        trig = c.execute(
+            text("SELECT sql FROM sqlite_master WHERE name = 'vec_tracks_ai'")
+        ).scalar()
+    assert "distance_metric=l2" in ddl and "vec_normalize" in trig
+    with store.engine.connect() as c:  # the vec0 table holds unit vectors
+        worst = c.execute(
+            text("SELECT max(abs(vec_distance_l2(embedding, zeroblob(256)) - 1)) FROM vec_tracks")
+        ).scalar()
+    assert worst < 1e-6
+    store.dispose()
+    again = Store(make_engine(url))
+    assert open_index(again).count("track") == 40
+    again.dispose()
