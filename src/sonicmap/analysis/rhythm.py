@@ -102,16 +102,16 @@ def fourier_tempogram(
 
 def tempo_salience(
     o: np.ndarray, fps: float, lags: np.ndarray, *, window_s: float = 8.0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Salience of the beat periods ``lags`` [frames] in one onset envelope: the positive part of
-    the normalised autocorrelation times the Fourier tempogram scaled to a maximum of 1 over
-    ``lags``. Returns (salience [shape=lags.shape], autocorrelation [lags 0 … 4·max(lags)+2])."""
-    a = _acf(o, min(4 * int(np.ceil(lags.max())) + 2, o.size - 1), k=2.0)
+) -> np.ndarray:
+    """Salience of the beat periods ``lags`` [frames] in one onset envelope [shape=lags.shape]:
+    the positive part of the normalised autocorrelation times the Fourier tempogram scaled to a
+    maximum of 1 over ``lags``."""
+    a = _acf(o, min(int(np.ceil(lags.max())) + 1, o.size - 1), k=2.0)
     acf = np.maximum(np.interp(lags, np.arange(a.size), a), 0.0)
     # [frames/s] * [60 s/min] / [frames/beat] = [beats/min]
     f = fourier_tempogram(o, fps, 60.0 * fps / lags, window_s=window_s)
     peak = f.max()
-    return (acf * f / peak if peak > 0 else np.zeros_like(acf)), a
+    return acf * f / peak if peak > 0 else np.zeros_like(acf)
 
 
 def estimate_tempo(
@@ -156,19 +156,23 @@ def estimate_tempo(
         if low.size == o.size and np.isfinite(low).all() and low.std() >= 1e-9:
             envelopes.append(low)
     salience = np.zeros(lags.size)
-    a = np.zeros(0)
+    # a 3-frame (70 ms) Hann smoothing: the autocorrelation peaks of an impulsive envelope are
+    # narrower than a frame and would fall between the integer lags
+    kernel = np.array([0.25, 0.5, 0.25])
     for env in envelopes:
-        s, acf = tempo_salience(
-            env - moving_average(env, max(3, int(fps))), fps, lags, window_s=window_s
+        salience += tempo_salience(
+            np.convolve(env - moving_average(env, max(3, int(fps))), kernel, mode="same"),
+            fps,
+            lags,
+            window_s=window_s,
         )
-        salience += s
-        if env is o:
-            a = acf
     bpm = 60.0 * fps / lags
     salience *= np.exp(-0.5 * (np.log2(bpm / prior_bpm) / prior_sigma_oct) ** 2)
     if not salience.max() > 0:
         return 0.0, 0.0, 0.0
     lag = float(lags[int(np.argmax(salience))])
+    # refinement and confidence on the unsmoothed envelope (sharper peaks)
+    a = _acf(o - moving_average(o, max(3, int(fps))), min(4 * lag_max + 2, o.size - 1), k=2.0)
     period = base = _peak_near(a, lag, 0.1) or lag
     for m in (2, 4):  # the longest multiple found is the most precise
         p = _peak_near(a, base * m, 0.05)

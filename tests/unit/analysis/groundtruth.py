@@ -26,7 +26,18 @@ class Clip:
 
 def generate(root: Path, *, n: int = 48, duration_s: float = 15.0, seed: int = 7) -> list[Clip]:
     """``n`` clips: tempi log-spread over 60-190 BPM (shuffled), every one of the 24 keys
-    (n ≥ 24), a third without drums, every timbre, every format."""
+    (n ≥ 24), a third without drums, every timbre, every format.
+
+    Clip ``i`` has no drums when ``i % 3 == 0``, else the pattern ``DRUMS[1:][i % 6]``: backbeat,
+    breakbeat, blast or the 3/4 waltz (four-on-the-floor and half-time do not occur). The
+    reference tempo is the written one (``Style.bpm``, the quarter-note pulse), the tempo
+    listeners tap for these patterns at 60-190 BPM: the kick/snare accents and the chord and
+    bass attacks fall on it, the hi-hats subdivide it (eighths; sixteenths in the breakbeat, i.e.
+    12 per second at 180 BPM as in drum and bass). Two cases are ambiguous by nature and are
+    documented rather than re-annotated: a blast beat below ~90 BPM is an even kick/snare stream
+    of eighths that listeners may tap at twice the written tempo, and a half-time groove (not in
+    the set) is felt at half its written tempo.
+    """
     rng = np.random.default_rng(seed)
     bpms = np.exp(rng.permutation(np.linspace(np.log(60), np.log(190), n)))
     keys = [(k % 12, ("major", "minor")[(k // 12) % 2]) for k in rng.permutation(np.arange(n) % 24)]
