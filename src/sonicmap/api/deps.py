@@ -10,6 +10,7 @@ Use the ``Annotated`` aliases in routers (``SessionDep``, ``StoreDep``, ``Config
 from __future__ import annotations
 
 import hmac
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -26,6 +27,7 @@ from sonicmap.config import AppConfig
 from sonicmap.store.db import Store
 
 MAX_LIMIT = 500
+_schema_lock = threading.Lock()
 
 
 async def get_config(request: Request) -> AppConfig:
@@ -43,15 +45,20 @@ async def get_queue(request: Request) -> TaskQueue:
 def ensure_schema(request: Request) -> None:
     """Refuse (503 ``schema_out_of_date``) until the database is at this code's schema head.
 
-    Checked on the first request that needs the database, then remembered for the process.
+    Checked on the first request that needs the database, then remembered for the process. One
+    check at a time: the requests that arrive meanwhile wait for it instead of each running its
+    own (a herd of Alembic checks on a cold start under load).
     """
     state = request.app.state
     if getattr(state, "schema_ok", False):
         return
     from sonicmap.store import migrate
 
-    migrate.check_schema(state.store.engine)
-    state.schema_ok = True
+    with _schema_lock:
+        if getattr(state, "schema_ok", False):
+            return
+        migrate.check_schema(state.store.engine)
+        state.schema_ok = True
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
