@@ -127,7 +127,7 @@ class _Tables:
     freqs: np.ndarray
     melfb: np.ndarray
     dct_db: np.ndarray
-    bands: list[np.ndarray]
+    bands: list[slice]
     kpvec: np.ndarray
     speech_bands: np.ndarray
     bandmat: np.ndarray

@@ -17,6 +17,7 @@ multiple of 11 025 Hz (11.025, 22.05, 44.1, 88.2, 176.4 kHz) are reduced with a 
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Iterator
@@ -138,6 +139,17 @@ def lowpass_fir(numtaps: int, cutoff_hz: float, sr: float) -> np.ndarray:
     return h / h.sum()
 
 
+@functools.cache
+def _polyphase(factor: int, sr: int) -> np.ndarray:
+    """Polyphase matrix of the decimation filter [shape=(taps per phase, factor), float32]."""
+    j = _DECIM_TAPS_PER_PHASE
+    h = lowpass_fir(j * factor, _DECIM_CUTOFF_HZ, sr).astype(np.float32)
+    # g[j, r] = h[j*d + d-1-r]: y[k] = sum_j X[k-j] @ g[j]
+    g = np.stack([h[i * factor : (i + 1) * factor][::-1] for i in range(j)]).copy()
+    g.flags.writeable = False
+    return g
+
+
 class _Decimator:
     """Polyphase FIR low-pass + integer decimation, streamed (state carried across blocks).
 
@@ -147,10 +159,8 @@ class _Decimator:
 
     def __init__(self, factor: int, sr: int) -> None:
         self.factor = factor
+        self._gt = _polyphase(factor, sr)
         j = _DECIM_TAPS_PER_PHASE
-        h = lowpass_fir(j * factor, _DECIM_CUTOFF_HZ, sr).astype(np.float32)
-        # g[j, r] = h[j*d + d-1-r]: y[k] = sum_j X[k-j] @ g[j]
-        self._gt = np.stack([h[i * factor : (i + 1) * factor][::-1] for i in range(j)]).copy()
         self._hist = np.zeros((j, j - 1), np.float32)
 
     def process(self, x: np.ndarray) -> np.ndarray:

@@ -23,6 +23,7 @@ both channels of a stereo file reads -20 LUFS; in a mono file it reads -23 LUFS.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -65,6 +66,7 @@ def k_power_response(freqs: np.ndarray, sr: float) -> np.ndarray:
     return np.abs(h(b1, a1) * h(b2, a2)) ** 2
 
 
+@functools.cache
 def k_plateau_gain(sr: float, analysis_sr: float) -> float:
     """Mean |K(f)|² (power) between the analysis Nyquist and min(20 kHz, native Nyquist)."""
     lo = analysis_sr / 2
