@@ -249,8 +249,9 @@ class _Accumulator:
         fl = self.long.frames(y)
         if fl.shape[0]:
             mag = np.abs(_rfft(fl, axis=1)[:, self.long_band])
-            nrm = np.linalg.norm(mag, axis=1, keepdims=True)
-            self.long_sum += (mag / (nrm + 1e-3)).sum(axis=0)
+            # Σ_frames mag / (‖mag‖ + 1e-3) as one vector-matrix product
+            w = 1.0 / (np.sqrt(np.einsum("ij,ij->i", mag, mag)) + np.float32(1e-3))
+            self.long_sum += w @ mag
             self.n_long += fl.shape[0]
 
     def _short(self, fr: np.ndarray) -> None:

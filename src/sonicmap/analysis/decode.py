@@ -170,11 +170,20 @@ class _Decimator:
         j = _DECIM_TAPS_PER_PHASE
         rows = x.reshape(-1, d)
         k = rows.shape[0]
-        z = np.concatenate([self._hist, self._gt @ rows.T], axis=1)  # (J, J-1+K)
-        y = z[0, j - 1 :].copy()
+        z = self._gt @ rows.T  # (J, K): z[i, m] = rows[m] @ g[i]
+        if k < j:  # a tiny block: the general form (y[m] = Σ_i z[i, m - i], history first)
+            zz = np.concatenate([self._hist, z], axis=1)  # (J, J-1+K)
+            y = zz[0, j - 1 :].copy()
+            for i in range(1, j):
+                y += zz[i, j - 1 - i : j - 1 - i + k]
+            self._hist = zz[:, -(j - 1) :].copy()
+            return y
+        # same sums without concatenating the history (a copy of the whole product per block)
+        y = z[0].copy()
         for i in range(1, j):
-            y += z[i, j - 1 - i : j - 1 - i + k]
-        self._hist = z[:, -(j - 1) :].copy()
+            y[i:] += z[i, : k - i]
+            y[:i] += self._hist[i, j - 1 - i :]
+        self._hist = z[:, k - (j - 1) :].copy()
         return y
 
 
