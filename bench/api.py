@@ -217,10 +217,10 @@ def run_wrk(
 
 
 async def _conn_loop(
-    port: int, paths: list[str], stop_at: float, lat: list[float], errors: list[int]
+    port: int, paths: list[str], stop_at: float, lat: list[float], errors: list[int], seed: int
 ) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    rnd = random.Random(id(lat) ^ len(lat))
+    rnd = random.Random(seed)  # one sequence per connection (not the same one replayed 32 times)
     try:
         while time.perf_counter() < stop_at:
             path = rnd.choice(paths)
@@ -249,12 +249,14 @@ async def _drive(port: int, paths: list[str], connections: int, seconds: float) 
     # warm-up: one request per connection's worth, not measured
     warm_stop = time.perf_counter() + 1.0
     await asyncio.gather(
-        *[_conn_loop(port, paths, warm_stop, [], []) for _ in range(min(4, connections))]
+        *[_conn_loop(port, paths, warm_stop, [], [], -1 - i) for i in range(min(4, connections))]
     )
     t0 = time.perf_counter()
     cpu0 = time.process_time()
     stop = t0 + seconds
-    await asyncio.gather(*[_conn_loop(port, paths, stop, lat, errors) for _ in range(connections)])
+    await asyncio.gather(
+        *[_conn_loop(port, paths, stop, lat, errors, i) for i in range(connections)]
+    )
     elapsed = time.perf_counter() - t0
     ms = sorted(x * 1000 for x in lat)
     return {
