@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -126,6 +126,13 @@ def _shares(tags: tuple[str, ...]) -> tuple[float, ...] | None:
     return tuple(acc)
 
 
+@lru_cache(maxsize=1 << 16)
+def _combo_shares(key: tuple[str, ...]) -> tuple[float, ...] | None:
+    """:func:`_shares` of one track's tag combination (split first); cached, since a library
+    repeats few combinations and a batch is encoded block by block."""
+    return _shares(tuple(split_tags(key)))
+
+
 def genre_shares(genres: Sequence[str] | str | None) -> np.ndarray | None:
     """Shares of the parent genres for one track's genre tags.
 
@@ -169,7 +176,7 @@ def genre_matrix(genres: Sequence[Sequence[str] | str | None]) -> np.ndarray:
         combos = dict.fromkeys(keys)
     rows: list[tuple[float, ...]] = [(uniform,) * n_par]
     for key in combos:
-        s = _shares(tuple(split_tags(key)))
+        s = _combo_shares(key)
         if s is None:
             combos[key] = 0
         else:

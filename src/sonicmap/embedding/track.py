@@ -2,9 +2,11 @@
 
 :func:`encode_tracks` evaluates the formulas of :data:`sonicmap.embedding.layout.LAYOUT` (centred
 values, missing → 0.0 = the neutral input); :func:`embed_tracks` applies the block weights and
-L2-normalises. Extraction pulls each descriptor for all tracks at once with C-level helpers
-(``operator.itemgetter`` over the batch, ``numpy.fromiter``) and falls back to a tolerant per-value
-path only for columns with missing, ``None`` or malformed values.
+L2-normalises. Extraction reads the batch of dicts in two passes with C-level helpers
+(``operator.itemgetter`` over the batch, ``numpy.fromiter``): descriptor dicts as decoded from the
+store are scattered in memory, so each pass over them costs more than most of the arithmetic, and
+every dict is visited twice in all (scalars; lists and mode), each key looked up once. A tolerant
+per-value path takes over only for columns with missing, ``None`` or malformed values.
 """
 
 from __future__ import annotations
@@ -73,74 +75,93 @@ def _to_float(v: Any) -> float:
     return x if math.isfinite(x) else math.nan
 
 
-def _mode_column(features: Sequence[Mapping[str, Any]]) -> np.ndarray:
-    """Mode as +0.5 (major) / -0.5 (minor) / 0.0 (missing or unknown).
+def _mode_column(col: Sequence[Any]) -> np.ndarray:
+    """Mode as +0.5 (major) / -0.5 (minor) / NaN (missing or unknown).
+
+    col : the ``mode`` value of each track (``None`` when missing)
+
+    Returns
+    -------
+    np.ndarray [shape=(n,), float64]
+    """
+    try:  # None (an unknown or unhashable-free miss) converts to NaN
+        out = np.array(list(map(_MODE_VALUE.get, col)), dtype=np.float64)
+    except TypeError:  # an unhashable value
+        out = np.full(len(col), np.nan)
+    for i in np.flatnonzero(np.isnan(out)):  # tolerant path: "Minor", " major ", missing
+        m = col[i]
+        v = _MODE_VALUE.get(m.strip().lower()) if isinstance(m, str) else None
+        out[i] = np.nan if v is None else v
+    return out
+
+
+def _floats(vals: Sequence[Any]) -> np.ndarray:
+    """One scalar descriptor for every track, tolerantly: NaN where missing or malformed.
 
     Returns
     -------
     np.ndarray [shape=(n,), float64]
     """
     try:
-        out = np.array(
-            list(map(_MODE_VALUE.get, map(itemgetter("mode"), features))), dtype=np.float64
-        )
-    except (KeyError, TypeError):  # a missing key or an unhashable value
-        out = np.full(len(features), np.nan)
-    for i in np.flatnonzero(np.isnan(out)):  # tolerant path: "Minor", " major ", missing
-        m = features[i].get("mode")
-        v = _MODE_VALUE.get(m.strip().lower()) if isinstance(m, str) else None
-        out[i] = np.nan if v is None else v
-    return out
+        return np.array(vals, dtype=np.float64)
+    except (TypeError, ValueError):
+        return np.array([_to_float(v) for v in vals], dtype=np.float64)
 
 
-def _scalar_columns(features: Sequence[Mapping[str, Any]], names: Sequence[str]) -> np.ndarray:
-    """Columns of scalar descriptors. NaN where missing or malformed.
+def _gather(
+    features: Sequence[Mapping[str, Any]],
+) -> tuple[np.ndarray, dict[str, list[Any]]]:
+    """Read a block of descriptor dicts in one pass (every key looked up once per dict).
 
     Returns
     -------
-    np.ndarray [shape=(n, len(names)), float64]
+    S : np.ndarray [shape=(n, len(_SCALAR_NAMES)), float64], NaN where missing or malformed
+    raw : the list descriptors and the mode, name → the value of each track (``None`` if missing)
     """
-    n, m = len(features), len(names)
-    if n == 0:
-        return np.empty((0, m))
-    try:  # fast path: every dict has every key, every value converts
-        rows = list(map(itemgetter(*names), features))
-        out = np.fromiter(chain.from_iterable(rows), dtype=np.float64, count=n * m).reshape(n, m)
-    except (KeyError, TypeError, ValueError):
-        out = np.empty((n, m))
-        for j, name in enumerate(names):
-            vals = [f.get(name) for f in features]
-            try:
-                out[:, j] = np.array(vals, dtype=np.float64)
-            except (TypeError, ValueError):
-                out[:, j] = [_to_float(v) for v in vals]
-    out[~np.isfinite(out)] = np.nan
-    return out
+    n, m = len(features), len(_SCALAR_NAMES)
+    try:
+        rows = list(map(_GET_ALL, features))
+    except KeyError:  # some dict lacks some key: the tolerant path, column by column
+        S = np.empty((n, m))
+        for j, name in enumerate(_SCALAR_NAMES):
+            S[:, j] = _floats([f.get(name) for f in features])
+        raw = {k: [f.get(k) for f in features] for k in _RAW_NAMES}
+    else:
+        try:  # every value converts (the scalars are the leading items of each row)
+            S = np.fromiter(
+                chain.from_iterable(map(_GET_SCALARS, rows)), dtype=np.float64, count=n * m
+            ).reshape(n, m)
+        except (TypeError, ValueError):
+            S = np.empty((n, m))
+            for j in range(m):
+                S[:, j] = _floats(list(map(itemgetter(j), rows)))
+        raw = {k: list(map(itemgetter(m + j), rows)) for j, k in enumerate(_RAW_NAMES)}
+    S[~np.isfinite(S)] = np.nan
+    return S, raw
 
 
-def _list_column(
-    features: Sequence[Mapping[str, Any]], name: str, length: int | None
-) -> np.ndarray:
+def _list_column(col: Sequence[Any], length: int | None) -> np.ndarray:
     """A list-valued descriptor for all tracks; rows of NaN where missing or of another length.
 
-    ``length=None``: the most common length in the batch.
+    col : the descriptor's value of each track (``None`` when missing)
+    length : expected list length; ``None``: the most common length in the batch.
 
     Returns
     -------
     np.ndarray [shape=(n, length), float64]
     """
-    n = len(features)
+    n = len(col)
     try:
-        col = list(map(itemgetter(name), features))
-        lens = set(map(len, col))
-        if len(lens) == 1 and (length is None or length in lens):
-            L = lens.pop()
-            out = np.fromiter(chain.from_iterable(col), dtype=np.float64, count=n * L).reshape(n, L)
-            out[~np.isfinite(out)] = np.nan
-            return out
-    except (KeyError, TypeError, ValueError):
+        if set(map(type, col)) == {list}:  # (a string would iterate as characters)
+            lens = set(map(len, col))
+            if len(lens) == 1 and (length is None or length in lens):
+                L = lens.pop()
+                out = np.fromiter(chain.from_iterable(col), dtype=np.float64, count=n * L)
+                out = out.reshape(n, L)
+                out[~np.isfinite(out)] = np.nan
+                return out
+    except (TypeError, ValueError):
         pass
-    col = [f.get(name) for f in features]
     if length is None:
         counts: dict[int, int] = {}
         for v in col:
@@ -158,20 +179,211 @@ def _list_column(
 _GENERIC = [d for d in LAYOUT if d.kind in ("score", "tanh", "tanh_log2", "tanh_log10")]
 _SCALAR_NAMES = sorted({d.source for d in _GENERIC} | {"bpm", "key_index"})
 _COL = {name: j for j, name in enumerate(_SCALAR_NAMES)}
+# List descriptors (and the expected length where the layout fixes it), read with the mode.
+_LIST_LENGTH: dict[str, int | None] = {"chroma": 12}
+for _d in LAYOUT:
+    if _d.kind in ("item_tanh", "band_tanh"):
+        _LIST_LENGTH.setdefault(_d.source, None)
+_RAW_NAMES = (*_LIST_LENGTH, "mode")
+_GET_ALL = itemgetter(*_SCALAR_NAMES, *_RAW_NAMES)
+_GET_SCALARS = itemgetter(slice(0, len(_SCALAR_NAMES)))
+_DIM_OF = {d.kind: d.index for d in LAYOUT}  # for the kinds with a single dimension
 
 
-def _generic(d: Any, x: np.ndarray) -> np.ndarray:
-    p = d.params
+class _Group:
+    """Dimensions of one generic kind, evaluated together: out [:, dims] = f(x [:, cols])."""
+
+    def __init__(self, dims: Sequence[Any], cols: Sequence[int]) -> None:
+        self.dims = np.array([d.index for d in dims], dtype=np.intp)
+        self.cols = np.array(cols, dtype=np.intp)
+        self.c = np.array([d.params.get("c", 0.0) for d in dims], dtype=np.float64)
+        self.s = np.array([d.params.get("s", 1.0) for d in dims], dtype=np.float64)
+
+
+_GENERIC_GROUPS = {
+    kind: _Group(g, [_COL[d.source] for d in g])
+    for kind in ("score", "tanh", "tanh_log2", "tanh_log10")
+    if (g := [d for d in _GENERIC if d.kind == kind])
+}
+# item_tanh: per list source, the items read; band_tanh: per source, the band-group dimensions
+_ITEM_GROUPS = {
+    src: _Group(g, [d.params["item"] for d in g])
+    for src in _LIST_LENGTH
+    if (g := [d for d in LAYOUT if d.kind == "item_tanh" and d.source == src])
+}
+_BAND_DIMS = {
+    src: [d for d in LAYOUT if d.kind == "band_tanh" and d.source == src] for src in _LIST_LENGTH
+}
+_TONNETZ = [d for d in LAYOUT if d.kind == "tonnetz"]
+_TONNETZ_DIMS = np.array([d.index for d in _TONNETZ], dtype=np.intp)
+# [12 pitch classes, n_tonnetz]: chroma (normalised to sum 1) @ this = the centroid components,
+# each already divided by its circle's radius and multiplied by the gain
+_TONNETZ_BASIS = np.stack(
+    [
+        (np.sin if d.params["fn"] == "sin" else np.cos)(
+            np.arange(12) * TONNETZ_CIRCLES[d.params["circle"]][0]
+        )
+        * (TONNETZ_GAIN / TONNETZ_CIRCLES[d.params["circle"]][1])
+        for d in _TONNETZ
+    ],
+    axis=1,
+)
+_CLARITY = next(d for d in LAYOUT if d.kind == "chroma_clarity")
+
+
+def _key_table() -> np.ndarray:
+    """Key position for pitch class k and mode reading r (0 major, 1 minor, 2 unknown) at row
+    3k + r: (cos, sin) of the angle on the circle of fifths of the major reading (q = 7·k) and
+    of the minor reading (its relative major, k + 3), weighted 1/0, 0/1 or ½/½.
+
+    Returns
+    -------
+    np.ndarray [shape=(36, 2), float64]
+    """
+    key = np.repeat(np.arange(12.0), 3)
+    w_major = np.tile([1.0, 0.0, 0.5], 12)
+    a_major = _TWO_PI * np.mod(7.0 * key, 12.0) / 12.0
+    a_minor = _TWO_PI * np.mod(7.0 * (key + 3.0), 12.0) / 12.0
+    cos = w_major * np.cos(a_major) + (1 - w_major) * np.cos(a_minor)
+    sin = w_major * np.sin(a_major) + (1 - w_major) * np.sin(a_minor)
+    return np.stack([cos, sin], axis=1)
+
+
+_KEY_TABLE = _key_table()
+# Tracks encoded per block: every pass over a block's dicts and arrays then stays in the CPU
+# caches (a block of 1024 stored descriptor dicts is ~3 MB). Measured on 100k dicts decoded from
+# JSON: 1.8x faster than one pass per descriptor over the whole batch.
+_BLOCK = 1024
+
+
+def _read(
+    features: Sequence[Mapping[str, Any]],
+) -> tuple[np.ndarray, np.ndarray, dict[str, list[tuple[slice, np.ndarray]]]]:
+    """Read every descriptor of a batch, block by block (see :data:`_BLOCK`).
+
+    Returns
+    -------
+    S : np.ndarray [shape=(n, len(_SCALAR_NAMES)), float64], NaN where missing or malformed
+    mode : np.ndarray [shape=(n,), float64], +0.5 / -0.5 / NaN
+    lists : name → ``[(rows, values [shape=(len(rows), L), float64])]``: one array for the whole
+        batch when every block found the same list length ``L`` (the usual case), else per block
+    """
+    n = len(features)
+    S = np.empty((n, len(_SCALAR_NAMES)))
+    mode = np.empty(n)
+    parts: dict[str, list[tuple[slice, np.ndarray]]] = {name: [] for name in _LIST_LENGTH}
+    for start in range(0, n, _BLOCK):
+        rows = slice(start, min(n, start + _BLOCK))
+        S[rows], raw = _gather(features[rows])
+        mode[rows] = _mode_column(raw["mode"])
+        for name, length in _LIST_LENGTH.items():
+            parts[name].append((rows, _list_column(raw[name], length)))
+    lists = {}
+    for name, blocks in parts.items():
+        if len({a.shape[1] for _, a in blocks}) <= 1:
+            lists[name] = [(slice(0, n), np.concatenate([a for _, a in blocks]))] if blocks else []
+        else:
+            lists[name] = blocks
+    return S, mode, lists
+
+
+def _encode(
+    features: Sequence[Mapping[str, Any]],
+    genres: Sequence[Sequence[str] | str | None] | None,
+) -> np.ndarray:
+    """Evaluate the layout for a batch: read the dicts block by block, then compute every
+    dimension on whole columns (few numpy calls, each over the batch).
+
+    Returns
+    -------
+    np.ndarray [shape=(n, 64), float64], every value finite (NaN inputs → the neutral 0.0)
+    """
+    if genres is not None and len(genres) != len(features):
+        raise SonicmapError(
+            f"embed: got {len(features)} feature dicts but {len(genres)} genre lists; "
+            "expected one per track"
+        )
+    n = len(features)
+    out = np.zeros((n, DIM), dtype=np.float64)
+    if n == 0:
+        return out
+    S, mode, lists = _read(features)
+
     with np.errstate(invalid="ignore", divide="ignore"):
-        if d.kind == "score":
-            return 2.0 * np.clip(x, 0.0, 1.0) - 1.0
-        if d.kind == "tanh":
-            return np.tanh((x - p["c"]) / p["s"])
-        if d.kind == "tanh_log2":
-            return np.tanh(np.log2(np.where(x > 0, x, np.nan) / p["c"]) / p["s"])
-        if d.kind == "tanh_log10":
-            return np.tanh(np.log10(np.where(x > 0, x, np.nan) / p["c"]) / p["s"])
-    raise SonicmapError(f"unknown dimension kind {d.kind!r}")
+        # generic formulas, one group of dimensions per kind
+        for kind, g in _GENERIC_GROUPS.items():
+            x = S[:, g.cols]
+            if kind == "score":
+                out[:, g.dims] = 2.0 * np.clip(x, 0.0, 1.0) - 1.0
+                continue
+            if kind == "tanh":
+                z = (x - g.c) / g.s
+            else:
+                x[x <= 0] = np.nan
+                z = (np.log2(x / g.c) if kind == "tanh_log2" else np.log10(x / g.c)) / g.s
+            out[:, g.dims] = np.tanh(z)
+
+        # tempo on the octave circle
+        bpm = S[:, _COL["bpm"]]
+        octv = np.log2(np.where(bpm > 0, bpm, np.nan) / TEMPO_REF_BPM)
+        ang = _TWO_PI * octv
+        out[:, _DIM_OF["tempo_cos"]] = np.cos(ang)
+        out[:, _DIM_OF["tempo_sin"]] = np.sin(ang)
+        out[:, _DIM_OF["tempo_octave"]] = TEMPO_OCTAVE_WEIGHT * np.tanh(octv)
+
+        # key on the circle of fifths (minor keys at their relative major) + mode
+        key = S[:, _COL["key_index"]]
+        bad = ~((key >= 0) & (key < 12) & (key == np.round(key)))
+        if bad.any():
+            names = [features[i].get("key") for i in np.flatnonzero(bad)]
+            key[bad] = [key_index_of(k) for k in names]
+        # 12 keys x 3 mode readings: a table lookup (see _KEY_TABLE)
+        known = np.isfinite(key)
+        cell = np.where(known, key, 0.0).astype(np.intp) * 3 + np.where(
+            mode > 0, 0, np.where(mode < 0, 1, 2)
+        )
+        kc = _KEY_TABLE[cell]
+        kc[~known] = np.nan
+        out[:, [_DIM_OF["key_cos"], _DIM_OF["key_sin"]]] = kc
+        out[:, _DIM_OF["mode"]] = mode
+
+        # chroma: tonal centroid on the circles of thirds, and clarity (1 − normalised entropy)
+        for rows, chroma in lists["chroma"]:
+            chroma[chroma < 0] = np.nan
+            total = chroma.sum(axis=1)
+            ok = np.isfinite(total) & (total > 0)
+            c = chroma / np.where(ok, total, np.nan)[:, None]  # rows not ok: NaN
+            # (einsum, not BLAS: no thread pool spinning up for a small product)
+            out[rows, _TONNETZ_DIMS] = np.tanh(np.einsum("ij,jk->ik", c, _TONNETZ_BASIS))
+            h = -np.einsum("ij->i", np.where(c > 0, c * np.log(c), 0.0)) / _LOG12
+            h[~ok] = np.nan
+            p = _CLARITY.params
+            out[rows, _CLARITY.index] = np.tanh((1.0 - h - p["c"]) / p["s"])
+
+        # list descriptors: single items and band groups
+        for src, g in _ITEM_GROUPS.items():
+            for rows, arr in lists[src]:
+                if arr.shape[1] > g.cols.max():
+                    x = arr[:, g.cols]
+                else:  # lists shorter than the layout reads: the missing items are neutral
+                    x = np.full((len(arr), len(g.cols)), np.nan)
+                    have = g.cols < arr.shape[1]
+                    x[:, have] = arr[:, g.cols[have]]
+                out[rows, g.dims] = np.tanh((x - g.c) / g.s)
+        for src, dims in _BAND_DIMS.items():
+            for rows, arr in lists[src]:
+                groups = np.array_split(np.arange(arr.shape[1]), 3)
+                for d in dims:
+                    cols = groups[d.params["group"]]
+                    x = arr[:, cols].mean(axis=1) if len(cols) else np.full(len(arr), np.nan)
+                    out[rows, d.index] = np.tanh((x - d.params["c"]) / d.params["s"])
+
+    # genre block
+    if genres is not None:
+        out[:, BLOCK_SLICES["genre"]] = genre_matrix(genres)
+
+    out[np.isnan(out)] = 0.0  # missing → neutral (every formula is bounded, so no inf)
+    return out
 
 
 def encode_tracks(
@@ -192,90 +404,7 @@ def encode_tracks(
     -------
     np.ndarray [shape=(n, 64), float64], every value finite; 0.0 = neutral.
     """
-    n = len(features)
-    if genres is not None and len(genres) != n:
-        raise SonicmapError(
-            f"embed: got {n} feature dicts but {len(genres)} genre lists; expected one per track"
-        )
-    if n == 0:
-        return np.zeros((0, DIM), dtype=np.float64)
-    # built dimension-major (each dimension a contiguous row), returned transposed
-    out = np.zeros((DIM, n), dtype=np.float64)
-    S = _scalar_columns(features, _SCALAR_NAMES).T.copy()
-
-    for d in _GENERIC:
-        out[d.index] = _generic(d, S[_COL[d.source]])
-
-    # tempo on the octave circle
-    bpm = S[_COL["bpm"]]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        octv = np.log2(np.where(bpm > 0, bpm, np.nan) / TEMPO_REF_BPM)
-    ang = _TWO_PI * octv
-    by_kind = {d.kind: d.index for d in LAYOUT}
-    out[by_kind["tempo_cos"]] = np.cos(ang)
-    out[by_kind["tempo_sin"]] = np.sin(ang)
-    out[by_kind["tempo_octave"]] = TEMPO_OCTAVE_WEIGHT * np.tanh(octv)
-
-    # key on the circle of fifths (minor keys at their relative major) + mode
-    key = S[_COL["key_index"]]
-    bad = ~((key >= 0) & (key < 12) & (key == np.round(key)))
-    if bad.any():
-        names = [features[i].get("key") for i in np.flatnonzero(bad)]
-        key[bad] = [key_index_of(k) for k in names]
-    mode = _mode_column(features)
-    # angle of the major reading (q = 7·key) and of the minor reading (relative major, key + 3)
-    a_major = _TWO_PI * np.mod(7.0 * key, 12.0) / 12.0
-    a_minor = _TWO_PI * np.mod(7.0 * (key + 3.0), 12.0) / 12.0
-    w_major = np.where(mode > 0, 1.0, np.where(mode < 0, 0.0, 0.5))  # unknown mode: both halves
-    out[by_kind["key_cos"]] = w_major * np.cos(a_major) + (1 - w_major) * np.cos(a_minor)
-    out[by_kind["key_sin"]] = w_major * np.sin(a_major) + (1 - w_major) * np.sin(a_minor)
-    out[by_kind["mode"]] = mode
-
-    # chroma: tonal centroid on the circles of thirds, and clarity (1 − normalised entropy)
-    chroma = _list_column(features, "chroma", 12)
-    chroma = np.where(chroma >= 0, chroma, np.nan)
-    total = chroma.sum(axis=1, keepdims=True)
-    ok = np.isfinite(total[:, 0]) & (total[:, 0] > 0)
-    c = np.where(ok[:, None], chroma / np.where(ok[:, None], total, 1.0), np.nan)
-    pcs = np.arange(12)
-    for d in LAYOUT:
-        if d.kind == "tonnetz":
-            step, radius = TONNETZ_CIRCLES[d.params["circle"]]
-            fn = np.sin if d.params["fn"] == "sin" else np.cos
-            out[d.index] = np.tanh(TONNETZ_GAIN * (c @ fn(pcs * step)) / radius)
-        elif d.kind == "chroma_clarity":
-            with np.errstate(invalid="ignore", divide="ignore"):
-                h = -np.nansum(np.where(c > 0, c * np.log(c), 0.0), axis=1) / _LOG12
-            h = np.where(ok, h, np.nan)
-            out[d.index] = np.tanh((1.0 - h - d.params["c"]) / d.params["s"])
-
-    # list descriptors: single items and band groups
-    lists: dict[str, np.ndarray] = {}
-    for d in LAYOUT:
-        if d.kind == "item_tanh":
-            arr = lists.get(d.source)
-            if arr is None:
-                arr = lists[d.source] = _list_column(features, d.source, None)
-            i = d.params["item"]
-            x = arr[:, i] if arr.shape[1] > i else np.full(n, np.nan)
-            out[d.index] = np.tanh((x - d.params["c"]) / d.params["s"])
-        elif d.kind == "band_tanh":
-            arr = lists.get(d.source)
-            if arr is None:
-                arr = lists[d.source] = _list_column(features, d.source, None)
-            groups = np.array_split(np.arange(arr.shape[1]), 3)
-            g = groups[d.params["group"]]
-            with np.errstate(invalid="ignore"):
-                x = arr[:, g].mean(axis=1) if len(g) else np.full(n, np.nan)
-            out[d.index] = np.tanh((x - d.params["c"]) / d.params["s"])
-
-    # genre block
-    gsl = BLOCK_SLICES["genre"]
-    if genres is not None:
-        out[gsl] = genre_matrix(genres).T
-
-    out[np.isnan(out)] = 0.0  # missing → neutral (every formula is bounded, so no inf)
-    return out.T
+    return _encode(features, genres)
 
 
 def embed_tracks(
@@ -297,8 +426,8 @@ def embed_tracks(
     np.ndarray [shape=(n, 64), float32], rows of unit L2 norm — except a track without a single
     usable input, which is the neutral point (all zeros: no direction, never a search result).
     """
-    x = encode_tracks(features, genres)
-    x *= block_scale(weights)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    x /= np.where(norms > 0, norms, 1.0)
+    x = _encode(features, genres)
+    x *= block_scale(weights).astype(np.float64)
+    norms = np.sqrt(np.einsum("ij,ij->i", x, x))
+    x /= np.where(norms > 0, norms, 1.0)[:, None]
     return x.astype(np.float32)
