@@ -32,6 +32,7 @@ from sonicmap.analysis.decode import (
     DecodeStats,
     StreamInfo,
     iter_blocks,
+    scratch,
 )
 from sonicmap.analysis.scores import compute_scores, danceability_score
 from sonicmap.errors import AnalysisError, DecodeError, TagError
@@ -103,6 +104,7 @@ class _Framer:
         self.n_fft, self.hop = n_fft, hop
         self.tail = np.zeros(0, np.float32)
         self.window = _hann(n_fft)
+        self.name = f"frames{n_fft}_{hop}"
 
     def frames(self, y: np.ndarray) -> np.ndarray:
         buf = np.concatenate([self.tail, y]) if self.tail.size else y
@@ -117,7 +119,8 @@ class _Framer:
             buf, shape=(n, self.n_fft), strides=(self.hop * step, step), writeable=False
         )
         self.tail = buf[n * self.hop :].copy()
-        return fr * self.window
+        # windowed frames in a reused array: valid until the next call (consumed at once)
+        return np.multiply(fr, self.window, out=scratch(self.name, (n, self.n_fft)))
 
 
 @dataclass(frozen=True)
@@ -255,7 +258,10 @@ class _Accumulator:
             self.n_long += fl.shape[0]
 
     def _short(self, fr: np.ndarray) -> None:
-        P = np.abs(_rfft(fr, axis=1))  # |X| (float32), squared in place: one pass, no temporaries
+        X = _rfft(fr, axis=1)
+        # |X|² (float32) in a reused array: one pass, no temporaries; only copies of P are kept
+        P = np.abs(X, out=scratch("power", X.shape))
+        del X
         np.square(P, out=P)
         n = P.shape[0]
         idx = self.frame_index + np.arange(n)

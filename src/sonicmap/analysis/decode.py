@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,6 +140,25 @@ def lowpass_fir(numtaps: int, cutoff_hz: float, sr: float) -> np.ndarray:
     return h / h.sum()
 
 
+_SCRATCH = threading.local()
+
+
+def scratch(name: str, shape: tuple[int, ...], dtype: type = np.float32) -> np.ndarray:
+    """A reusable work array of this thread (contents undefined), for temporaries that never
+    outlive the call that asks for them.
+
+    Large temporaries allocated afresh per block make glibc return and re-map the same pages
+    over and over (its trim threshold follows the largest freed block): thousands of page faults
+    per minute of audio, ~8 % of the analysis time. Reused arrays stay mapped.
+    """
+    need = math.prod(shape)
+    a = getattr(_SCRATCH, name, None)
+    if a is None or a.size < need or a.dtype != dtype:
+        a = np.empty(need, dtype)
+        setattr(_SCRATCH, name, a)
+    return a[:need].reshape(shape)
+
+
 @functools.cache
 def _polyphase(factor: int, sr: int) -> np.ndarray:
     """Polyphase matrix of the decimation filter [shape=(taps per phase, factor), float32]."""
@@ -170,7 +190,7 @@ class _Decimator:
         j = _DECIM_TAPS_PER_PHASE
         rows = x.reshape(-1, d)
         k = rows.shape[0]
-        z = self._gt @ rows.T  # (J, K): z[i, m] = rows[m] @ g[i]
+        z = np.matmul(self._gt, rows.T, out=scratch("decim", (j, k)))  # z[i, m] = rows[m] @ g[i]
         if k < j:  # a tiny block: the general form (y[m] = Σ_i z[i, m - i], history first)
             zz = np.concatenate([self._hist, z], axis=1)  # (J, J-1+K)
             y = zz[0, j - 1 :].copy()
@@ -327,7 +347,7 @@ def _decode(
         if ch == 1:
             mono = x[0]
         elif ch == 2:
-            mono = x[0] + x[1]
+            mono = np.add(x[0], x[1], out=scratch("mono", (n,)))
             mono *= f32(0.5)
         else:
             mono = mw32 @ x
