@@ -81,10 +81,14 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if owns_store:
-            # A server process: move everything alive after start-up (modules, app, ~200k
-            # objects) out of the garbage collector's sight. A full collection then scans only
-            # what came later: ~10 ms instead of ~110 ms (several hundred under load), a pause
-            # every in-flight request used to wait for (bench/api.py's p99 outliers).
+            # A server process. Import the pipeline now (scikit-learn, scipy: ~1 s holding the
+            # GIL), not in the first request that needs it: that stalled the event loop and every
+            # request in flight. Then move everything alive after start-up (~200k objects) out of
+            # the garbage collector's sight: a full collection scans only what came later, ~10 ms
+            # instead of ~110 ms (more under load), a pause every request in flight waited for.
+            import sonicmap.pipeline.clustering  # noqa: F401
+            import sonicmap.pipeline.embeddings  # noqa: F401
+
             gc.collect()
             gc.freeze()
         yield
