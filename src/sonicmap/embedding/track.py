@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from itertools import chain
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -84,8 +84,10 @@ def _mode_column(col: Sequence[Any]) -> np.ndarray:
     -------
     np.ndarray [shape=(n,), float64]
     """
-    try:  # None (an unknown or unhashable-free miss) converts to NaN
-        out = np.array(list(map(_MODE_VALUE.get, col)), dtype=np.float64)
+    try:  # unknown values (None included) → NaN
+        out = np.fromiter(
+            map(_MODE_VALUE.get, col, repeat(math.nan)), dtype=np.float64, count=len(col)
+        )
     except TypeError:  # an unhashable value
         out = np.full(len(col), np.nan)
     for i in np.flatnonzero(np.isnan(out)):  # tolerant path: "Minor", " major ", missing
