@@ -279,7 +279,14 @@ class VectorIndex(ABC):
                 self._ready.add(kind)
 
     def _stale(
-        self, conn: Connection, kind: str, *, installed: bool, rows_table: str, src_where: str = ""
+        self,
+        conn: Connection,
+        kind: str,
+        *,
+        installed: bool,
+        rows_table: str,
+        src_where: str = "",
+        quiet: bool = False,
     ) -> bool:
         """True when the derived index must be (re)built: missing or outdated pieces, or a row
         count that differs from the embeddings table (rows matching ``src_where``, an SQL
@@ -290,7 +297,7 @@ class VectorIndex(ABC):
             where = f" WHERE {src_where}" if src_where else ""
             n_src = conn.execute(text(f"SELECT count(*) FROM {KINDS[kind].table}{where}")).scalar()
             stale = n_ix != n_src
-        if stale:
+        if stale and not quiet:
             log.info("building vector index backend=%s kind=%s", self.backend, kind)
         return stale
 
@@ -391,27 +398,38 @@ class SqliteVecIndex(VectorIndex):
 
     def _setup(self, kind: str) -> None:
         info = KINDS[kind]
-        expected = {info.index: self._table_sql(info), **self._trigger_sql(info)}
+        with self.engine.connect() as conn:  # the usual case: a read finds everything in place
+            if not self._needs_fill(conn, kind, quiet=True):
+                return
         with self.engine.begin() as conn:
-            found = dict(
-                conn.execute(
-                    text(
-                        "SELECT name, sql FROM sqlite_master WHERE type IN ('table', 'trigger') "
-                        "AND name IN :names"
-                    ).bindparams(bindparam("names", expanding=True)),
-                    {"names": list(expected)},
-                ).all()
-            )
-            # an older definition (e.g. the cosine table of sonicmap <= 0.x) is rebuilt once
-            installed = found == expected
-            if self._stale(
-                conn,
-                kind,
-                installed=installed,
-                rows_table=f"{info.index}_rowids",
-                src_where=_SQL_DIRECTED.format(v="vector"),
-            ):
+            # Take the write lock before looking again: of several processes finding the index
+            # missing or outdated (e.g. API workers after an upgrade), one rebuilds and the others
+            # wait for it (busy timeout), then find it built, instead of failing on a stale read.
+            conn.execute(text(f"DELETE FROM {info.table} WHERE 0"))
+            if self._needs_fill(conn, kind):
                 self._fill(conn, info)
+
+    def _needs_fill(self, conn: Connection, kind: str, *, quiet: bool = False) -> bool:
+        info = KINDS[kind]
+        expected = {info.index: self._table_sql(info), **self._trigger_sql(info)}
+        found = dict(
+            conn.execute(
+                text(
+                    "SELECT name, sql FROM sqlite_master WHERE type IN ('table', 'trigger') "
+                    "AND name IN :names"
+                ).bindparams(bindparam("names", expanding=True)),
+                {"names": list(expected)},
+            ).all()
+        )
+        # an older definition (e.g. the first cosine table over raw vectors) is rebuilt once
+        return self._stale(
+            conn,
+            kind,
+            installed=found == expected,
+            rows_table=f"{info.index}_rowids",
+            src_where=_SQL_DIRECTED.format(v="vector"),
+            quiet=quiet,
+        )
 
     def _fill(self, conn: Connection, info: _KindInfo) -> None:
         triggers = self._trigger_sql(info)

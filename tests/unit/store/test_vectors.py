@@ -345,3 +345,38 @@ def test_sqlite_vec_rebuilds_an_index_of_older_code_once(
     again = Store(make_engine(url))
     assert open_index(again).count("track") == 40
     again.dispose()
+
+
+def test_sqlite_vec_processes_rebuilding_at_once_wait_for_each_other(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    """Several stores (processes) meeting a missing index at once: one builds, the others wait
+    for its write lock and then find it built; none fails on a stale read."""
+    import threading
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    first = Store(make_engine(url))
+    migrate.upgrade(first.engine)
+    x = rng.standard_normal((3000, 64)).astype(np.float32)
+    add_tracks(first, x)
+    first.dispose()
+    stores = [Store(make_engine(url)) for _ in range(4)]
+    results: list[object] = []
+    start = threading.Barrier(len(stores))
+
+    def search(store: Store) -> None:
+        start.wait()
+        try:
+            results.append(open_index(store).knn_by_id("track", 5, 3))
+        except Exception as exc:  # pragma: no cover - the failure being tested against
+            results.append(exc)
+
+    threads = [threading.Thread(target=search, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    want = brute_force(list(range(1, 3001)), x, x[4], 3, exclude={5})
+    assert [[i for i, _ in r] for r in results] == [want] * len(stores), results
+    for s in stores:
+        s.dispose()
