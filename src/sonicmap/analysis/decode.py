@@ -365,7 +365,7 @@ def _decode(
     # the decoder then cannot recycle its buffers); one block is emitted when it is full.
     # Planar float frames (what the MP3, Vorbis, AAC and Opus decoders give) are copied plane by
     # plane through byte memoryviews: cheaper than numpy views per frame (~1 µs per frame).
-    buf = np.zeros((ch, block_len + 65536), np.float32)
+    buf = np.empty((ch, block_len + 65536), np.float32)  # only filled samples are ever read
     rows = [memoryview(r).cast("B") for r in buf]
     r0, r1 = rows[0], rows[-1]
     stereo = ch == 2
@@ -391,7 +391,7 @@ def _decode(
                 n = limit - total
                 done = True
             if fill + n > buf.shape[1]:
-                buf = np.concatenate([buf, np.zeros((ch, fill + n), np.float32)], axis=1)
+                buf = np.concatenate([buf, np.empty((ch, fill + n), np.float32)], axis=1)
                 rows = [memoryview(r).cast("B") for r in buf]
                 r0, r1 = rows[0], rows[-1]
             planes = frame.planes
