@@ -220,33 +220,49 @@ def main() -> None:
     ap.add_argument(
         "--update-md", action="store_true", help="rewrite the Analysis section of BENCHMARKS.md"
     )
+    ap.add_argument(
+        "--from-log",
+        type=Path,
+        help="no measuring: render the report from the stderr log of an earlier run",
+    )
     ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
         worker(a.worker[0], a.worker[2:], float(a.worker[1]))
         return
-    files = make_files(a.workdir, a.minutes, a.long)
-    results: dict[str, dict[str, dict]] = {}
-    for key, paths in files.items():
-        audio = audio_seconds(paths)
-        methods = METHODS if key.startswith("short") else ("decode", "sonicmap", "bliss")
-        runs: dict[str, list[dict]] = {m: [] for m in methods}
-        for _ in range(a.reps):  # interleave methods so load changes hit all alike
-            for m in methods:
-                r = run(m, paths, a.workdir, a.min_cpu)
-                r["audio_s"] = audio
-                runs[m].append(r)
-                print(key, m, json.dumps(r), file=sys.stderr)
-        results[key] = {m: _median_run(rs) for m, rs in runs.items()}
-        floors = [r.get("cpu_s") for r in runs["decode"]]
-        for m, rs in runs.items():  # ×floor of each repetition against the floor measured beside it
-            ratios = [r["cpu_s"] / f for r, f in zip(rs, floors, strict=True) if "cpu_s" in r and f]
-            if ratios and m != "decode":
-                results[key][m]["floor_ratios"] = ratios
+    all_runs: dict[str, dict[str, list[dict]]] = {}
+    if a.from_log:
+        for line in a.from_log.read_text(encoding="utf-8").splitlines():
+            key, m, rec = line.split(" ", 2)
+            all_runs.setdefault(key, {}).setdefault(m, []).append(json.loads(rec))
+    else:
+        files = make_files(a.workdir, a.minutes, a.long)
+        for key, paths in files.items():
+            audio = audio_seconds(paths)
+            methods = METHODS if key.startswith("short") else ("decode", "sonicmap", "bliss")
+            runs = all_runs[key] = {m: [] for m in methods}
+            for _ in range(a.reps):  # interleave methods so load changes hit all alike
+                for m in methods:
+                    r = run(m, paths, a.workdir, a.min_cpu)
+                    r["audio_s"] = audio
+                    runs[m].append(r)
+                    print(key, m, json.dumps(r), file=sys.stderr)
+    results = {key: _aggregate(runs) for key, runs in all_runs.items()}
     text = report(results, a)
     print(text)
     if a.update_md:
         _update_md(text)
+
+
+def _aggregate(runs: dict[str, list[dict]]) -> dict[str, dict]:
+    """Median run per method, plus each repetition's ×floor against the decode run beside it."""
+    out = {m: _median_run(rs) for m, rs in runs.items()}
+    floors = [r.get("cpu_s") for r in runs["decode"]]
+    for m, rs in runs.items():
+        ratios = [r["cpu_s"] / f for r, f in zip(rs, floors, strict=True) if "cpu_s" in r and f]
+        if ratios and m != "decode":
+            out[m]["floor_ratios"] = ratios
+    return out
 
 
 def _median_run(rs: list[dict]) -> dict:
@@ -294,8 +310,30 @@ def report(results: dict, a: argparse.Namespace) -> str:
             lines.append(
                 f"| {key} | {m} | {r['audio_s']:.0f} | {read} | {r['cpu_s']:.3f} | {r['audio_s'] / r['cpu_s']:.0f} | {x} | {r['rss_mb']:.0f} |"
             )
-    lines += ["", *summary(results), ""]
+    lines += ["", *summary(results), "", *NOTES, ""]
     return "\n".join(lines)
+
+
+NOTES = [
+    "Notes:",
+    "",
+    "- The decode-only floor copies every decoded frame with `to_ndarray()`. sonicmap's own decode",
+    "  loop (planes copied into a block buffer through memoryviews, then the mono mix, the 100 ms",
+    "  powers and the FIR decimation) costs about the same, so ×floor − 1 is the analysis proper.",
+    "- For 30 s tracks about half of that is per-file work at the end (≈ 2.6 ms a file: tempo,",
+    "  DFA, onset rate and modulation in `rhythm.py` ≈ 1.0–1.3 ms, the last chunk, spectral",
+    "  descriptors, key, loudness); on long tracks only the streaming part remains (≈ 0.17–0.21×).",
+    "- librosa reads both formats through libsndfile (`soundfile`; MP3 via mpg123), so its decode",
+    "  is cheaper on MP3 than on Vorbis: its MP3 rows were 9.5–10.8× the PyAV floor across our",
+    "  runs, which puts the 8× line at sonicmap ≈ 1.19–1.35× the floor.",
+    "- The Ogg files used to be unreadable past ~12 s for libsndfile (their frames were encoded",
+    "  without timestamps, so the granule positions counted 64 samples per 1024-sample packet);",
+    "  `sonicmap.synth.writer` now timestamps every frame and the `read s` column shows librosa",
+    "  reading all of the audio.",
+    "- Peak RSS on long tracks grows with the tempo estimate's Fourier tempogram (every 8 s window",
+    "  at once: ~19 MB at 20 min, ~28 MB at 30 min); the streaming state is ~6 MB. Per-frame series",
+    "  stop at `max_duration_s` (30 min by default), so memory stops growing there.",
+]
 
 
 def _floor_ratio(r: dict, floor: float | None) -> str:
