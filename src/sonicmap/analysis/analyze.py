@@ -39,7 +39,7 @@ from sonicmap.errors import AnalysisError, DecodeError, TagError
 
 logger = logging.getLogger(__name__)
 
-ANALYSIS_VERSION = 2
+ANALYSIS_VERSION = 3
 """Bumped on any change of the algorithms or of the feature set."""
 
 N_FFT = 512

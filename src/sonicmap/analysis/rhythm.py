@@ -23,7 +23,10 @@ tracking system for music with or without drum-sounds", JNMR 30(2), 2001; band-w
 summed over bands as in Scheirer, JASA 103(1), 1998 and Klapuri et al., IEEE TASLP 14(1), 2006).
 A log-Gaussian tempo prior (median 120 BPM, σ = 1 octave, as librosa's ``tempo`` after Ellis,
 "Beat tracking by dynamic programming", JNMR 36(1), 2007) weighs the salience. The chosen period
-is refined with the autocorrelation peaks at 1, 2 and 4 periods.
+is refined with the autocorrelation peaks at 1, 2 and 4 periods, then checked against the
+measure-level periodicity (the strongest longer autocorrelation peak must last a whole number of
+beats, Klapuri et al. 2006); a period that does not nest in it (a 3:2 or 3:4 pulse of syncopated
+accents) is replaced by the most salient whole divisor of the measure (``_metrical_period``).
 """
 
 from __future__ import annotations
@@ -114,6 +117,57 @@ def tempo_salience(
     return acf * f / peak if peak > 0 else np.zeros_like(acf)
 
 
+MEASURE_MIN_S = 1.1
+"""Shortest period [s] searched for the measure-level periodicity (4 beats at 220 BPM)."""
+MEASURE_MIN_ACF = 0.5
+"""Normalised autocorrelation the measure-level peak needs before it can overrule the tempo."""
+METRICAL_TOL = 0.01
+"""Largest relative mismatch between the measure period and an integer number of beats."""
+
+
+def _metrical_period(
+    a: np.ndarray, fps: float, period: float, lags: np.ndarray, salience: np.ndarray
+) -> float:
+    """The beat period [frames] made consistent with the measure-level periodicity.
+
+    a : normalised autocorrelation of the onset envelopes (mean over envelopes) up to at least
+    4 beats at the slowest tempo; period : the chosen beat period [frames]; lags, salience :
+    the prior-weighted tempo salience of the integer beat periods.
+
+    A metrical hierarchy nests its levels at integer ratios: the measure (and any longer
+    repetition) lasts a whole number of beats (Klapuri, Eronen & Astola, "Analysis of the meter
+    of acoustic musical signals", IEEE TASLP 14(1), 2006: tatum, tactus and measure periods
+    estimated jointly, the measure an integer multiple of the tactus; likewise Gouyon & Herrera
+    2003, Gkiokas et al. 2012). The strongest autocorrelation peak between 1.5 beats (at least
+    ``MEASURE_MIN_S``) and the end of ``a`` is taken as that longer period P; when it is clear
+    (``MEASURE_MIN_ACF``) and P / period is not within ``METRICAL_TOL`` of an integer — a 3:2 or
+    3:4 pulse of syncopated accents, which does not nest in the measure — the beat becomes the
+    divisor P / m (m = 1, 2, …, in the tempo range) of highest salience. Otherwise ``period`` is
+    returned unchanged.
+    """
+    lo = max(int(np.ceil(1.5 * period)), int(MEASURE_MIN_S * fps))
+    hi = a.size - 2
+    if hi <= lo:
+        return period
+    seg = a[lo - 1 : hi + 2]
+    peaks = np.flatnonzero((seg[1:-1] >= seg[:-2]) & (seg[1:-1] >= seg[2:])) + lo
+    if peaks.size == 0:
+        return period
+    i = int(peaks[np.argmax(a[peaks])])
+    if a[i] < MEASURE_MIN_ACF:
+        return period
+    measure = _parabolic(a, i)
+    r = measure / period
+    if abs(r - round(r)) <= METRICAL_TOL * r:
+        return period
+    divisors = measure / np.arange(1, int(measure / lags[0]) + 1)
+    divisors = divisors[(divisors >= lags[0]) & (divisors <= lags[-1])]
+    if divisors.size == 0:
+        return period
+    s = np.interp(divisors, lags, salience)
+    return float(divisors[int(np.argmax(s))]) if s.max() > 0 else period
+
+
 def estimate_tempo(
     onset: np.ndarray,
     fps: float,
@@ -171,14 +225,17 @@ def estimate_tempo(
     if not salience.max() > 0:
         return 0.0, 0.0, 0.0
     lag = float(lags[int(np.argmax(salience))])
-    # refinement and confidence on the unsmoothed envelope (sharper peaks)
-    a = _acf(o - moving_average(o, max(3, int(fps))), min(4 * lag_max + 2, o.size - 1), k=2.0)
+    # refinement and confidence on the unsmoothed envelopes (sharper peaks)
+    n_acf = min(4 * lag_max + 2, o.size - 1)
+    acfs = [_acf(e - moving_average(e, max(3, int(fps))), n_acf, k=2.0) for e in envelopes]
+    a = acfs[0]
     period = base = _peak_near(a, lag, 0.1) or lag
     for m in (2, 4):  # the longest multiple found is the most precise
         p = _peak_near(a, base * m, 0.05)
         if p is not None:
             period = p / m
     period = float(np.clip(period, fps * 60.0 / bpm_max, fps * 60.0 / bpm_min))
+    period = _metrical_period(np.mean(acfs, axis=0), fps, period, lags, salience)
     strength = float(np.clip(np.interp(period, np.arange(a.size), a), 0.0, 1.0))
     return float(60.0 * fps / period), strength, strength
 
