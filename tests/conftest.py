@@ -100,3 +100,18 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     data = tmp_path / "data"
     monkeypatch.setenv("SONICMAP_DATA_DIR", str(data))
     return data
+
+
+@pytest.fixture
+def cli_state(clean_env: Path) -> Iterator[Path]:
+    """A clean environment for in-process CLI runs: the CLI's cached configuration and store are
+    reset before the test and the store is closed after it. Yields the data dir."""
+    from sonicmap.cli import _common
+
+    _common.set_config(None)
+    _common._state.pop("store", None)
+    yield clean_env
+    s = _common._state.pop("store", None)
+    if s is not None:
+        s.dispose()
+    _common.set_config(None)

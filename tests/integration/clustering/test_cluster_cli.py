@@ -9,13 +9,13 @@ import pytest
 from gmmdb import add_artists
 from typer.testing import CliRunner
 
-from sonicmap.cli import _common, app
+from sonicmap.cli import app
 from sonicmap.clustering.synthetic import correlated_mixture
 from sonicmap.store.db import open_store
 
 
 @pytest.fixture
-def cli_db(clean_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+def cli_db(cli_state: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     conf = tmp_path / "gmm_config.yaml"
     conf.write_text("gmm_clustering:\n  auto_queue: {min_artists: 20, max_components: 6}\n")
@@ -25,13 +25,7 @@ def cli_db(clean_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     X, _ = correlated_mixture(200, 3, seed=3)
     add_artists(store, X)
     store.dispose()
-    _common.set_config(None)
-    _common._state.pop("store", None)
     yield url
-    s = _common._state.pop("store", None)
-    if s is not None:
-        s.dispose()
-    _common.set_config(None)
 
 
 def run(*args: str):
@@ -71,19 +65,11 @@ def test_cluster_clusters_models_json(cli_db) -> None:
     assert len(json.loads(run("models", "--json").stdout)) == 1
 
 
-def test_cluster_refuses_too_few_artists(clean_env, monkeypatch, tmp_path) -> None:
+def test_cluster_refuses_too_few_artists(cli_state, monkeypatch, tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'few.db'}"
     monkeypatch.setenv("SONICMAP_DATABASE_URL", url)
-    _common.set_config(None)
-    _common._state.pop("store", None)
-    try:
-        res = run("cluster")
-        assert res.exit_code == 1
-        assert res.stderr.strip().splitlines()[-1].startswith("error: 0 artists have vectors")
-        assert "min_artists" in res.stderr
-        assert run("clusters", "--json").stdout.strip() == "[]"
-    finally:
-        s = _common._state.pop("store", None)
-        if s is not None:
-            s.dispose()
-        _common.set_config(None)
+    res = run("cluster")
+    assert res.exit_code == 1
+    assert res.stderr.strip().splitlines()[-1].startswith("error: 0 artists have vectors")
+    assert "min_artists" in res.stderr
+    assert run("clusters", "--json").stdout.strip() == "[]"

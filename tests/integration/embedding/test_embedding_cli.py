@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sonicmap.cli import _common, app
+from sonicmap.cli import app
 from sonicmap.pipeline import embeddings as pe
 from sonicmap.store.db import open_store
 
 
 @pytest.fixture
-def cli_store(clean_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+def cli_store(cli_state: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     from test_pipeline import populate
 
     url = f"sqlite:///{tmp_path / 'cli.db'}"
@@ -23,13 +23,7 @@ def cli_store(clean_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     lib = populate(store, n_artists=8)
     pe.refresh_embeddings(store, None)
     store.dispose()
-    _common.set_config(None)
-    _common._state.pop("store", None)
     yield lib
-    s = _common._state.pop("store", None)
-    if s is not None:
-        s.dispose()
-    _common.set_config(None)
 
 
 def run(*args: str):
