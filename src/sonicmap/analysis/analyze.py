@@ -427,7 +427,8 @@ class _Accumulator:
         # MFCC: natural-log mel energies → DCT ([dB] * ln(10) / 10 = [neper])
         dct = self.dct_db.astype(np.float64)
         mm = dct.T @ (self.mel_sum / nm)
-        msq = np.einsum("ik,ij,jk->k", dct, self.mel_gram / nm, dct)
+        # diag(Dᵀ G D) as one product and a column sum (a three-operand einsum costs ~20 µs)
+        msq = ((self.mel_gram / nm) @ dct * dct).sum(axis=0)
         ms = np.sqrt(np.maximum(msq - mm * mm, 0.0))
         f["mfcc_mean"] = [round(float(v), 4) for v in mm]
         f["mfcc_std"] = [round(float(v), 4) for v in ms]

@@ -31,38 +31,98 @@ accents) is replaced by the most salient whole divisor of the measure (``_metric
 
 from __future__ import annotations
 
+import functools
+import math
+
 import numpy as np
+from scipy import fft as _fft  # several times faster than numpy.fft on batches of rows
+
+
+def _pad_edges(x: np.ndarray, left: int, right: int) -> np.ndarray:
+    """``np.pad(x, (left, right), mode="edge")`` without its per-call overhead (x non-empty)."""
+    xp = np.empty(x.size + left + right, dtype=x.dtype)
+    xp[:left] = x[0]
+    xp[left : left + x.size] = x
+    xp[left + x.size :] = x[-1]
+    return xp
 
 
 def moving_average(x: np.ndarray, size: int) -> np.ndarray:
     """Centred moving average with edge values repeated (like ``scipy.ndimage.uniform_filter1d``
     with ``mode="nearest"``); x [shape=(n,)] → [shape=(n,)], float64."""
     left = size // 2
-    xp = np.pad(np.asarray(x, dtype=np.float64), (left, size - 1 - left), mode="edge")
-    c = np.concatenate([[0.0], np.cumsum(xp)])
+    c = np.empty(x.size + size, dtype=np.float64)
+    c[0] = 0.0
+    np.cumsum(_pad_edges(np.asarray(x, dtype=np.float64), left, size - 1 - left), out=c[1:])
     return (c[size:] - c[:-size]) / size
 
 
 def moving_max(x: np.ndarray, size: int) -> np.ndarray:
     """Centred moving maximum with edge values repeated; x [shape=(n,)] → [shape=(n,)]."""
     left = size // 2
-    xp = np.pad(np.asarray(x), (left, size - 1 - left), mode="edge")
-    return np.lib.stride_tricks.sliding_window_view(xp, size).max(axis=1)
+    x = np.asarray(x)
+    xp = _pad_edges(x, left, size - 1 - left)
+    out = xp[: x.size].copy()
+    for k in range(1, size):  # size - 1 element-wise maxima: cheaper than a strided reduction
+        np.maximum(out, xp[k : k + x.size], out=out)
+    return out
 
 
 BPM_MIN = 50.0
 BASS_MAX_HZ = 200.0
 """Upper edge [Hz] of the mel bands (by centre) whose flux makes the bass onset envelope."""
 BPM_MAX = 220.0
+_SMOOTH = np.array([0.25, 0.5, 0.25])
+"""3-frame (70 ms) Hann smoothing of the detrended envelopes before the tempo salience."""
+_SMOOTH_ACF = np.array([0.0625, 0.25, 0.375, 0.25, 0.0625])
+"""Autocorrelation of ``_SMOOTH`` at lags −2 … 2."""
+_TEMPOGRAM_BATCH = 32
+"""Tempogram windows transformed at once (bounds its memory whatever the track length)."""
 
 
-def _acf(o: np.ndarray, max_lag: int, *, k: float) -> np.ndarray:
+def _raw_acf(o: np.ndarray, max_lag: int) -> np.ndarray:
+    """Σ_i o[i]·o[i+τ] for τ = 0 … max_lag (via the power spectrum, zero-padded: no wrap)."""
+    nfft = _fft.next_fast_len(o.size + max_lag + 1, real=True)
+    X = _fft.rfft(o, nfft)
+    return _fft.irfft(X.real**2 + X.imag**2, nfft)[: max_lag + 1]
+
+
+def _normalised(r: np.ndarray, n: int) -> np.ndarray:
+    """Unbiased autocorrelation of an ``n``-sample signal from its raw sums ``r``, scaled to
+    a[0] = 1 (zeros for a silent signal)."""
+    a = r / np.maximum(n - np.arange(r.size), 1) * n  # unbias
+    return a / a[0] if a[0] > 0 else np.zeros_like(a)
+
+
+def _acf(o: np.ndarray, max_lag: int, *, k: float = 2.0) -> np.ndarray:
+    """Normalised unbiased autocorrelation of ``o`` up to ``max_lag``; with ``k`` ≠ 2 the
+    power spectrum is replaced by the magnitude to the power ``k`` (generalised ACF)."""
+    if k == 2.0:
+        return _normalised(_raw_acf(o, max_lag), o.size)
     n = o.size
     nfft = 1 << int(np.ceil(np.log2(2 * n)))
-    spec = np.abs(np.fft.rfft(o, nfft)) ** k
-    a = np.fft.irfft(spec, nfft)[: max_lag + 1]
-    a = a / np.maximum(n - np.arange(a.size), 1) * n  # unbias
-    return a / a[0] if a[0] > 0 else np.zeros_like(a)
+    a = _fft.irfft(np.abs(_fft.rfft(o, nfft)) ** k, nfft)[: max_lag + 1]
+    return _normalised(a, n)
+
+
+def _smoothed_raw_acf(
+    r: np.ndarray, s: np.ndarray, d0: float, d1: float, max_lag: int
+) -> np.ndarray:
+    """Raw autocorrelation of ``s = np.convolve(d, _SMOOTH, mode="same")`` from that of ``d``.
+
+    r : raw autocorrelation of d up to at least ``max_lag + 2``; d0, d1 : first and last
+    sample of d. The full convolution's autocorrelation is r filtered by the kernel's own
+    (``_SMOOTH_ACF``); "same" drops the full convolution's first and last samples, whose
+    products are subtracted. Equal to the direct computation up to rounding.
+    """
+    n = s.size
+    rr = np.concatenate([r[2:0:-1], r[: max_lag + 3]])  # r at lags −2 … max_lag + 2
+    full = np.convolve(rr, _SMOOTH_ACF, mode="valid")  # lags 0 … max_lag
+    f_first, f_last = 0.25 * d0, 0.25 * d1  # full[0], full[n + 1]
+    tau = np.arange(1, max_lag + 1)
+    full[0] -= f_first * f_first + f_last * f_last
+    full[1:] -= f_first * s[tau - 1] + s[n - tau] * f_last
+    return full
 
 
 def _parabolic(y: np.ndarray, i: int) -> float:
@@ -84,23 +144,43 @@ def _peak_near(a: np.ndarray, lag: float, tol: float) -> float | None:
     return _parabolic(a, i)
 
 
+@functools.cache
+def _hann_sym(n: int) -> np.ndarray:
+    """``np.hanning(n)`` (symmetric), shared and read-only."""
+    w = np.hanning(n)
+    w.flags.writeable = False
+    return w
+
+
 def fourier_tempogram(
     o: np.ndarray, fps: float, bpm: np.ndarray, *, window_s: float = 8.0, n_fft: int = 4096
 ) -> np.ndarray:
     """Mean magnitude of the short-time DFT of an onset envelope, at tempi ``bpm``.
 
     o [shape=(n,)] onset envelope at ``fps``; Hann windows of ``window_s`` (the whole envelope
-    if shorter), half overlapping; returns [shape=bpm.shape], in envelope units.
+    if shorter), half overlapping; returns [shape=bpm.shape], in envelope units. The windows
+    are transformed ``_TEMPOGRAM_BATCH`` at a time and only the bins around ``bpm`` are kept,
+    so the memory does not grow with the envelope.
     """
+    o = np.asarray(o, dtype=np.float64)
     w = min(int(round(window_s * fps)), o.size)
-    starts = np.arange(0, o.size - w + 1, max(1, w // 2))
-    win = np.hanning(w)
-    frames = o[starts[:, None] + np.arange(w)[None, :]]
-    frames = (frames - frames.mean(axis=1, keepdims=True)) * win
+    hop = max(1, w // 2)
+    n_win = (o.size - w) // hop + 1
+    win = _hann_sym(w)
     n_fft = max(n_fft, 1 << int(np.ceil(np.log2(w))))
-    mag = np.abs(np.fft.rfft(frames, n_fft, axis=1)).mean(axis=0) / win.sum()
     # [beats/min] / [60 s/min] = [beats/s] = [Hz]; bin k is at k * fps / n_fft Hz
-    return np.interp(bpm / 60.0, np.fft.rfftfreq(n_fft, 1.0 / fps), mag)
+    f = bpm / 60.0
+    k_lo = max(int(np.floor(f.min() * n_fft / fps)) - 1, 0)
+    k_hi = min(int(np.ceil(f.max() * n_fft / fps)) + 2, n_fft // 2 + 1)
+    mag = np.zeros(k_hi - k_lo)
+    frames = np.lib.stride_tricks.as_strided(o, (n_win, w), (hop * o.strides[0], o.strides[0]))
+    for b in range(0, n_win, _TEMPOGRAM_BATCH):
+        fr = frames[b : b + _TEMPOGRAM_BATCH]
+        fr = (fr - fr.mean(axis=1, keepdims=True)) * win
+        X = _fft.rfft(fr, n_fft, axis=1)[:, k_lo:k_hi]
+        mag += np.abs(X).sum(axis=0)
+    mag /= n_win * win.sum()
+    return np.interp(f, np.arange(k_lo, k_hi) * (fps / n_fft), mag)
 
 
 def tempo_salience(
@@ -109,7 +189,13 @@ def tempo_salience(
     """Salience of the beat periods ``lags`` [frames] in one onset envelope [shape=lags.shape]:
     the positive part of the normalised autocorrelation times the Fourier tempogram scaled to a
     maximum of 1 over ``lags``."""
-    a = _acf(o, min(int(np.ceil(lags.max())) + 1, o.size - 1), k=2.0)
+    a = _acf(o, min(int(np.ceil(lags.max())) + 1, o.size - 1))
+    return _salience(a, o, fps, lags, window_s)
+
+
+def _salience(
+    a: np.ndarray, o: np.ndarray, fps: float, lags: np.ndarray, window_s: float
+) -> np.ndarray:
     acf = np.maximum(np.interp(lags, np.arange(a.size), a), 0.0)
     # [frames/s] * [60 s/min] / [frames/beat] = [beats/min]
     f = fourier_tempogram(o, fps, 60.0 * fps / lags, window_s=window_s)
@@ -168,6 +254,19 @@ def _metrical_period(
     return float(divisors[int(np.argmax(s))]) if s.max() > 0 else period
 
 
+@functools.cache
+def _lag_grid(
+    fps: float, lag_min: int, lag_max: int, prior_bpm: float, prior_sigma_oct: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The integer beat periods [frames] searched and their log-Gaussian tempo prior (shared,
+    read-only)."""
+    lags = np.arange(lag_min, lag_max + 1, dtype=np.float64)
+    bpm = 60.0 * fps / lags
+    prior = np.exp(-0.5 * (np.log2(bpm / prior_bpm) / prior_sigma_oct) ** 2)
+    lags.flags.writeable = prior.flags.writeable = False
+    return lags, prior
+
+
 def estimate_tempo(
     onset: np.ndarray,
     fps: float,
@@ -203,31 +302,35 @@ def estimate_tempo(
     lag_max = int(np.floor(fps * 60.0 / bpm_min))
     if o.size < 2 * lag_max:
         return 0.0, 0.0, 0.0
-    lags = np.arange(lag_min, lag_max + 1, dtype=np.float64)
+    lags, prior = _lag_grid(fps, lag_min, lag_max, prior_bpm, prior_sigma_oct)
     envelopes = [o]
     if low_onset is not None:
         low = np.asarray(low_onset, dtype=np.float64)[: o.size]
         if low.size == o.size and np.isfinite(low).all() and low.std() >= 1e-9:
             envelopes.append(low)
     salience = np.zeros(lags.size)
-    # a 3-frame (70 ms) Hann smoothing: the autocorrelation peaks of an impulsive envelope are
-    # narrower than a frame and would fall between the integer lags
-    kernel = np.array([0.25, 0.5, 0.25])
+    n_acf = min(4 * lag_max + 2, o.size - 1)  # refinement and measure level
+    n_sal = min(lag_max + 1, o.size - 1)  # salience
+    ma = max(3, int(fps))
+    acfs = []
     for env in envelopes:
-        salience += tempo_salience(
-            np.convolve(env - moving_average(env, max(3, int(fps))), kernel, mode="same"),
-            fps,
-            lags,
-            window_s=window_s,
-        )
-    bpm = 60.0 * fps / lags
-    salience *= np.exp(-0.5 * (np.log2(bpm / prior_bpm) / prior_sigma_oct) ** 2)
+        d = env - moving_average(env, ma)
+        # a 3-frame (70 ms) Hann smoothing: the autocorrelation peaks of an impulsive envelope
+        # are narrower than a frame and would fall between the integer lags
+        sm = np.convolve(d, _SMOOTH, mode="same")
+        # one autocorrelation of the detrended envelope serves both: the unsmoothed one for
+        # the refinement (sharper peaks), the smoothed one derived from it for the salience
+        r = _raw_acf(d, max(n_acf, min(n_sal + 2, o.size - 1)))
+        acfs.append(_normalised(r[: n_acf + 1], d.size))
+        if r.size >= n_sal + 3:
+            a_sal = _normalised(_smoothed_raw_acf(r, sm, d[0], d[-1], n_sal), d.size)
+        else:  # pragma: no cover - only with a tempo range far wider than the default
+            a_sal = _acf(sm, n_sal)
+        salience += _salience(a_sal, sm, fps, lags, window_s)
+    salience *= prior
     if not salience.max() > 0:
         return 0.0, 0.0, 0.0
     lag = float(lags[int(np.argmax(salience))])
-    # refinement and confidence on the unsmoothed envelopes (sharper peaks)
-    n_acf = min(4 * lag_max + 2, o.size - 1)
-    acfs = [_acf(e - moving_average(e, max(3, int(fps))), n_acf, k=2.0) for e in envelopes]
     a = acfs[0]
     period = base = _peak_near(a, lag, 0.1) or lag
     for m in (2, 4):  # the longest multiple found is the most precise
@@ -235,7 +338,8 @@ def estimate_tempo(
         if p is not None:
             period = p / m
     period = float(np.clip(period, fps * 60.0 / bpm_max, fps * 60.0 / bpm_min))
-    period = _metrical_period(np.mean(acfs, axis=0), fps, period, lags, salience)
+    mean_acf = acfs[0] if len(acfs) == 1 else (acfs[0] + acfs[1]) / 2
+    period = _metrical_period(mean_acf, fps, period, lags, salience)
     strength = float(np.clip(np.interp(period, np.arange(a.size), a), 0.0, 1.0))
     return float(60.0 * fps / period), strength, strength
 
@@ -243,17 +347,63 @@ def estimate_tempo(
 def onset_rate(onset: np.ndarray, fps: float, *, min_gap_s: float = 0.05) -> float:
     """Onsets per second: local maxima (±70 ms) above mean + 0.5·std of the envelope."""
     o = np.asarray(onset, dtype=np.float64)
-    if o.size < 3 or o.std() < 1e-9:
+    if o.size < 3:
+        return 0.0
+    sd = o.std()
+    if sd < 1e-9:
         return 0.0
     w = max(3, int(round(0.14 * fps)) | 1)
-    mx = moving_max(o, w)
-    thr = moving_average(o, max(3, int(2 * fps))) + 0.5 * o.std()
-    peaks = np.flatnonzero((o == mx) & (o > thr))
+    thr = moving_average(o, max(3, int(2 * fps)))
+    thr += 0.5 * sd
+    peaks = np.flatnonzero((o == moving_max(o, w)) & (o > thr))
     if peaks.size == 0:
         return 0.0
     gap = max(1, int(min_gap_s * fps))
-    keep = np.r_[True, np.diff(peaks) >= gap]
-    return float(keep.sum() / (o.size / fps))
+    n_onsets = 1 + int(np.count_nonzero(np.diff(peaks) >= gap))
+    return float(n_onsets / (o.size / fps))
+
+
+def _dfa_fluctuation(y: np.ndarray, tau: int) -> float:
+    """RMS residual of a least-squares line fitted to each whole window of ``tau`` samples of
+    the profile ``y``.
+
+    Per window (centred first, so no large sums cancel): residual energy = Σc² − (c·t)² / t·t
+    with t the centred time ramp. When the lines explain all but 1e-6 of the variance (a
+    piecewise-linear profile: silence, steady levels) that difference would be rounding noise,
+    and the residuals are computed explicitly instead.
+    """
+    nwin = y.size // tau
+    seg = y[: nwin * tau].reshape(nwin, tau)
+    c = (seg - seg.sum(axis=1, keepdims=True) / tau).ravel()
+    t, inv_tt = _centred_ramp(tau)
+    b = c.reshape(nwin, tau) @ t
+    cc = float(c @ c)
+    rss = cc - float(b @ b) * inv_tt
+    if rss > _DFA_CLOSED_FORM_MIN * cc:
+        return math.sqrt(rss / c.size)
+    slope = seg @ t / (t @ t)
+    resid = seg - seg.mean(axis=1, keepdims=True) - slope[:, None] * t[None, :]
+    return float(np.sqrt(np.mean(resid**2)))
+
+
+_DFA_CLOSED_FORM_MIN = 1e-6
+"""Smallest residual share of the windows' variance computed in closed form (rounding error of
+the closed form ≈ 1e-16 / share, relative)."""
+
+
+@functools.cache
+def _centred_ramp(n: int) -> tuple[np.ndarray, float]:
+    """(t − mean(t) for t = 0 … n − 1, 1 / Σ t²)."""
+    t = np.arange(n, dtype=np.float64)
+    t -= t.mean()
+    t.flags.writeable = False
+    return t, 1.0 / float(t @ t)
+
+
+@functools.cache
+def _dfa_scales(n: int, fps: float, min_tau_s: float, max_tau_s: float, n_tau: int) -> np.ndarray:
+    taus = np.unique(np.round(np.geomspace(min_tau_s * fps, max_tau_s * fps, n_tau)).astype(int))
+    return taus[(taus >= 3) & (taus * 2 <= n)]
 
 
 def dfa_exponents(
@@ -269,18 +419,10 @@ def dfa_exponents(
     if x.size < 2 * max(2, int(min_tau_s * fps)) or x.std() < 1e-12:
         return np.zeros(0)
     y = np.cumsum(x - x.mean())
-    taus = np.unique(np.round(np.geomspace(min_tau_s * fps, max_tau_s * fps, n_tau)).astype(int))
-    taus = taus[(taus >= 3) & (taus * 2 <= y.size)]
-    fl = []
-    for tau in taus:
-        nwin = y.size // tau
-        seg = y[: nwin * tau].reshape(nwin, tau)
-        t = np.arange(tau, dtype=np.float64)
-        t -= t.mean()
-        slope = seg @ t / (t @ t)
-        resid = seg - seg.mean(axis=1, keepdims=True) - slope[:, None] * t[None, :]
-        fl.append(np.sqrt(np.mean(resid**2)))
-    fl = np.asarray(fl)
+    taus = _dfa_scales(
+        min(y.size, 2 * int(np.ceil(max_tau_s * fps)) + 2), fps, min_tau_s, max_tau_s, n_tau
+    )
+    fl = np.array([_dfa_fluctuation(y, tau) for tau in taus.tolist()])
     ok = fl > 0
     taus, fl = taus[ok], fl[ok]
     if taus.size < 2:
@@ -309,10 +451,24 @@ def modulation_ratio(
         return 0.0
     n = x.size // win
     seg = x[: n * win].reshape(n, win)
-    seg = seg - seg.mean(axis=1, keepdims=True)
-    spec = (np.abs(np.fft.rfft(seg * np.hanning(win), axis=1)) ** 2).mean(axis=0)
-    f = np.fft.rfftfreq(win, 1.0 / fps)
-    tot = spec[(f >= 0.5) & (f <= 15.0)].sum()
+    seg = seg - seg.sum(axis=1, keepdims=True) / win
+    seg *= _hann_sym(win)
+    X = _fft.rfft(seg, axis=1)
+    spec = (X.real**2 + X.imag**2).sum(axis=0)  # the mean's 1/n cancels in the ratio
+    total, band = _modulation_bands(win, fps, lo_hz, hi_hz)
+    tot = spec[total].sum()
     if tot <= 0:
         return 0.0
-    return float(spec[(f >= lo_hz) & (f <= hi_hz)].sum() / tot)
+    return float(spec[band].sum() / tot)
+
+
+@functools.cache
+def _modulation_bands(win: int, fps: float, lo_hz: float, hi_hz: float) -> tuple[slice, slice]:
+    """Bins [slices] of the 0.5-15 Hz range and of the ``lo_hz``-``hi_hz`` band."""
+    f = np.fft.rfftfreq(win, 1.0 / fps)
+
+    def sl(lo: float, hi: float) -> slice:
+        i = np.flatnonzero((f >= lo) & (f <= hi))
+        return slice(int(i[0]), int(i[-1]) + 1) if i.size else slice(0, 0)
+
+    return sl(0.5, 15.0), sl(lo_hz, hi_hz)

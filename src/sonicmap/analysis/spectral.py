@@ -8,6 +8,8 @@ frequencies in Hz. Descriptors are computed on the analysis-rate signal, i.e. th
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 N_MELS = 40
@@ -55,6 +57,15 @@ def dct_matrix(n_in: int = N_MELS, n_out: int = N_MFCC) -> np.ndarray:
     return d.astype(np.float32)
 
 
+@functools.cache
+def _moment_matrix(freqs_key: bytes) -> np.ndarray:
+    """Columns 1, f, f² [shape=(n_bins, 3), float32] for the bin frequencies ``freqs_key``."""
+    f = np.frombuffer(freqs_key, dtype=np.float64)
+    m = np.stack([np.ones_like(f), f, f * f], axis=1).astype(np.float32)
+    m.flags.writeable = False
+    return m
+
+
 def frame_descriptors(P: np.ndarray, freqs: np.ndarray) -> dict[str, np.ndarray]:
     """Per-frame centroid (Hz), bandwidth (Hz), rolloff 85 % (Hz), flatness (0-1).
 
@@ -63,8 +74,7 @@ def frame_descriptors(P: np.ndarray, freqs: np.ndarray) -> dict[str, np.ndarray]
     """
     A = np.sqrt(P)
     # Σ A, Σ A·f, Σ A·f² in one product
-    m = A @ np.stack([np.ones_like(freqs), freqs, freqs * freqs], axis=1).astype(A.dtype)
-    m = m.astype(np.float64)
+    m = (A @ _moment_matrix(np.asarray(freqs, dtype=np.float64).tobytes())).astype(np.float64)
     s = m[:, 0]
     ok = s > 1e-8
     safe = np.where(ok, s, 1.0)
@@ -72,17 +82,17 @@ def frame_descriptors(P: np.ndarray, freqs: np.ndarray) -> dict[str, np.ndarray]
     f2 = m[:, 2] / safe
     bw = np.sqrt(np.maximum(f2 - c * c, 0.0))
     ro = freqs[np.minimum(_rolloff_bin(P, 0.85), freqs.size - 1)]
+    nb = P.shape[1]
     logp = np.log(P + _EPS)
-    gm = np.exp(logp.mean(axis=1))
-    am = P.mean(axis=1) + _EPS
-    flat = gm / am
-    z = np.zeros_like(c)
-    return {
-        "centroid": np.where(ok, c, z),
-        "bandwidth": np.where(ok, bw, z),
-        "rolloff": np.where(ok, ro, z),
-        "flatness": np.where(ok, flat, z),
-    }
+    gm = np.exp(np.add.reduce(logp, axis=1) / nb)  # = logp.mean(axis=1), without its overhead
+    am = np.add.reduce(P, axis=1) / nb + _EPS
+    flat = (gm / am).astype(np.float64)
+    if not ok.all():
+        c[~ok] = 0.0
+        bw[~ok] = 0.0
+        ro = np.where(ok, ro, 0.0)
+        flat[~ok] = 0.0
+    return {"centroid": c, "bandwidth": bw, "rolloff": ro, "flatness": flat}
 
 
 def _rolloff_bin(P: np.ndarray, share: float, *, width: int = 16) -> np.ndarray:
@@ -90,13 +100,23 @@ def _rolloff_bin(P: np.ndarray, share: float, *, width: int = 16) -> np.ndarray:
     (= the index of the roll-off bin) [shape=(n,), int].
 
     Two levels (sums of ``width`` bins, then the bins of the crossing group) instead of a full
-    cumulative sum: numpy's cumsum along rows is slow (~4 ns per element)."""
+    cumulative sum: numpy's cumsum along rows is slow (~4 ns per element). The group sums are
+    taken over a (bin in group, frame, group) copy, halving it pairwise: the order numpy's own
+    sum over the last axis uses for 16 values, several times faster on this layout."""
     n, nb = P.shape
     groups = -(-nb // width)
     Q = np.zeros((n, groups * width), P.dtype)
     Q[:, :nb] = P
     Q = Q.reshape(n, groups, width)
-    cg = np.cumsum(Q.sum(axis=2), axis=1)  # (n, groups)
+    if width == 16:
+        h = np.ascontiguousarray(Q.transpose(2, 0, 1))
+        h = h[:8] + h[8:]
+        h = h[0::2] + h[1::2]
+        h = h[0::2] + h[1::2]
+        gsum = h[0] + h[1]
+    else:  # pragma: no cover - the default width is used
+        gsum = Q.sum(axis=2)
+    cg = np.cumsum(gsum, axis=1)  # (n, groups)
     thr = share * cg[:, -1:]
     g = np.minimum((cg < thr).sum(axis=1), groups - 1)  # group holding the crossing
     rows = np.arange(n)
@@ -119,16 +139,24 @@ def spectral_contrast(P: np.ndarray, bands: list[slice], *, alpha: float = 0.2) 
     """Octave-band spectral contrast (Jiang et al. 2002), dB.
 
     Per band: 10 log10 of the mean of the strongest ``alpha`` fraction of bins over the mean of the
-    weakest ``alpha`` fraction. Returns [shape=(n, n_bands)], float64.
+    weakest ``alpha`` fraction. Returns [shape=(n, n_bands)], float64 (computed in P's dtype).
     """
-    out = np.zeros((P.shape[0], len(bands)))
+    nb = len(bands)
+    peak = np.ones((nb, P.shape[0]), P.dtype)
+    valley = np.ones_like(peak)
+    ok = np.zeros(nb, bool)
     for i, band in enumerate(bands):
         m = band.stop - band.start
         if m <= 0:
             continue
         sub = np.sort(P[:, band], axis=1)
         k = max(1, int(round(alpha * m)))
-        valley = sub[:, :k].mean(axis=1)
-        peak = sub[:, -k:].mean(axis=1)
-        out[:, i] = 10 * np.log10((peak + 1e-10) / (valley + 1e-10))
-    return out
+        # sum / k in P's dtype = the mean, without its per-call overhead
+        np.divide(np.add.reduce(sub[:, :k], axis=1), k, out=valley[i])
+        np.divide(np.add.reduce(sub[:, -k:], axis=1), k, out=peak[i])
+        ok[i] = True
+    eps = P.dtype.type(1e-10) if P.dtype.kind == "f" else 1e-10
+    r = np.log10((peak + eps) / (valley + eps))
+    r *= 10
+    r[~ok] = 0.0
+    return r.T.astype(np.float64)
