@@ -57,23 +57,20 @@ def test_bad_status_and_limit(sqlite_store):
         jobs.list_jobs(sqlite_store, limit=0)
 
 
-def test_cli_jobs_json(clean_env, monkeypatch):
+def test_cli_jobs_json(cli_state, monkeypatch):
     from typer.testing import CliRunner
 
-    from sonicmap.cli import _common, app
+    from sonicmap.cli import app
     from sonicmap.store.db import open_store
 
-    db = clean_env / "sonicmap.db"
+    db = cli_state / "sonicmap.db"
     store = open_store(f"sqlite:///{db}")
     jid = jobs.start_job(store, "cleanup_old_models", task_id="t")
     jobs.finish_job(store, jid, {"status": "clean", "deleted_count": 0, "models_removed": []})
     store.dispose()
-    _common.set_config(None)
-    _common._state.pop("store", None)
     res = CliRunner().invoke(app, ["jobs", "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert len(out) == 1
     assert set(out[0]) == {"id", "task", "status", "started_at", "finished_at", "result"}
     assert out[0]["task"] == "cleanup_old_models" and out[0]["status"] == "succeeded"
-    _common._state.pop("store", None)
