@@ -94,17 +94,6 @@ def _normalised(r: np.ndarray, n: int) -> np.ndarray:
     return a / a[0] if a[0] > 0 else np.zeros_like(a)
 
 
-def _acf(o: np.ndarray, max_lag: int, *, k: float = 2.0) -> np.ndarray:
-    """Normalised unbiased autocorrelation of ``o`` up to ``max_lag``; with ``k`` ≠ 2 the
-    power spectrum is replaced by the magnitude to the power ``k`` (generalised ACF)."""
-    if k == 2.0:
-        return _normalised(_raw_acf(o, max_lag), o.size)
-    n = o.size
-    nfft = 1 << int(np.ceil(np.log2(2 * n)))
-    a = _fft.irfft(np.abs(_fft.rfft(o, nfft)) ** k, nfft)[: max_lag + 1]
-    return _normalised(a, n)
-
-
 def _smoothed_raw_acf(
     r: np.ndarray, s: np.ndarray, d0: float, d1: float, max_lag: int
 ) -> np.ndarray:
@@ -183,19 +172,12 @@ def fourier_tempogram(
     return np.interp(f, np.arange(k_lo, k_hi) * (fps / n_fft), mag)
 
 
-def tempo_salience(
-    o: np.ndarray, fps: float, lags: np.ndarray, *, window_s: float = 8.0
-) -> np.ndarray:
-    """Salience of the beat periods ``lags`` [frames] in one onset envelope [shape=lags.shape]:
-    the positive part of the normalised autocorrelation times the Fourier tempogram scaled to a
-    maximum of 1 over ``lags``."""
-    a = _acf(o, min(int(np.ceil(lags.max())) + 1, o.size - 1))
-    return _salience(a, o, fps, lags, window_s)
-
-
 def _salience(
     a: np.ndarray, o: np.ndarray, fps: float, lags: np.ndarray, window_s: float
 ) -> np.ndarray:
+    """Salience of the beat periods ``lags`` [frames] in the onset envelope ``o`` of normalised
+    autocorrelation ``a`` [shape=lags.shape]: the positive part of the autocorrelation times the
+    Fourier tempogram scaled to a maximum of 1 over ``lags``."""
     acf = np.maximum(np.interp(lags, np.arange(a.size), a), 0.0)
     # [frames/s] * [60 s/min] / [frames/beat] = [beats/min]
     f = fourier_tempogram(o, fps, 60.0 * fps / lags, window_s=window_s)
@@ -325,7 +307,7 @@ def estimate_tempo(
         if r.size >= n_sal + 3:
             a_sal = _normalised(_smoothed_raw_acf(r, sm, d[0], d[-1], n_sal), d.size)
         else:  # pragma: no cover - only with a tempo range far wider than the default
-            a_sal = _acf(sm, n_sal)
+            a_sal = _normalised(_raw_acf(sm, n_sal), sm.size)
         salience += _salience(a_sal, sm, fps, lags, window_s)
     salience *= prior
     if not salience.max() > 0:
