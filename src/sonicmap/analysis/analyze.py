@@ -55,15 +55,9 @@ MIN_DURATION_S = 0.5
 _DESC_EVERY = 8  # spectral descriptors: every 8th frame (means/stds only)
 _CONTRAST_EVERY = 2
 _DESC_BATCH = 512
+_MEL_CENTRES = spectral.mel_edges()[1:-1]
 # mel bands (by centre frequency) whose flux makes the bass onset envelope of the tempo estimate
-_N_BASS_BANDS = int(
-    np.count_nonzero(
-        spectral.mel_to_hz(
-            np.linspace(spectral.hz_to_mel(30.0), spectral.hz_to_mel(5000.0), spectral.N_MELS + 2)
-        )[1:-1]
-        < rhythm.BASS_MAX_HZ
-    )
-)
+_N_BASS_BANDS = int(np.count_nonzero(_MEL_CENTRES < rhythm.BASS_MAX_HZ))
 _CHUNK_S = 8
 _CHUNK = _CHUNK_S * ANALYSIS_SR
 
@@ -149,15 +143,9 @@ def _tables() -> _Tables:
     kpvec = np.stack(
         [c * loudness.k_power_response(freqs, ANALYSIS_SR) / norm, c / norm], axis=1
     ).astype(np.float32)
-    mel_c = spectral.mel_to_hz(
-        spectral.hz_to_mel(30.0)
-        + np.arange(1, spectral.N_MELS + 1)
-        * (spectral.hz_to_mel(5000.0) - spectral.hz_to_mel(30.0))
-        / (spectral.N_MELS + 1)
-    )
     long_freqs = np.fft.rfftfreq(N_FFT_LONG, 1.0 / ANALYSIS_SR)
     melfb = spectral.mel_filterbank(freqs)
-    speech_bands = (mel_c >= 300) & (mel_c <= 3000)
+    speech_bands = (_MEL_CENTRES >= 300) & (_MEL_CENTRES <= 3000)
     t = _Tables(
         freqs=freqs,
         melfb=melfb,

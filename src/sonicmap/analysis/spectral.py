@@ -27,14 +27,20 @@ def mel_to_hz(m: np.ndarray | float) -> np.ndarray:
     return 700.0 * (10 ** (np.asarray(m, dtype=float) / 2595.0) - 1.0)
 
 
+def mel_edges(n_mels: int = N_MELS, fmin: float = 30.0, fmax: float = 5000.0) -> np.ndarray:
+    """Edges of the mel filters [Hz, shape=(n_mels + 2,)]: filter i rises from ``edges[i]`` to its
+    centre ``edges[i + 1]`` and falls to ``edges[i + 2]``."""
+    return mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+
+
 def mel_filterbank(
     freqs: np.ndarray, *, n_mels: int = N_MELS, fmin: float = 30.0, fmax: float = 5000.0
 ) -> np.ndarray:
-    """Triangular mel filterbank, area-normalised (Slaney style).
+    """Triangular mel filterbank (:func:`mel_edges`), area-normalised (Slaney style).
 
     Returns np.ndarray [shape=(n_bins, n_mels), float32] so that ``P @ fb`` gives mel energies.
     """
-    edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+    edges = mel_edges(n_mels, fmin, fmax)
     fb = np.zeros((freqs.size, n_mels))
     for i in range(n_mels):
         lo, c, hi = edges[i], edges[i + 1], edges[i + 2]
