@@ -122,11 +122,8 @@ class _Tables:
     """Constant matrices of the analysis (built once per process; read-only)."""
 
     freqs: np.ndarray
-    melfb: np.ndarray
     dct_db: np.ndarray
     bands: list[slice]
-    kpvec: np.ndarray
-    speech_bands: np.ndarray
     bandmat: np.ndarray
     long_freqs: np.ndarray
     long_band: slice
@@ -148,11 +145,8 @@ def _tables() -> _Tables:
     speech_bands = (_MEL_CENTRES >= 300) & (_MEL_CENTRES <= 3000)
     t = _Tables(
         freqs=freqs,
-        melfb=melfb,
         dct_db=spectral.dct_matrix() * np.float32(np.log(10.0) / 10.0),
         bands=spectral.contrast_bands(freqs),
-        kpvec=kpvec,
-        speech_bands=speech_bands,
         # every linear band measure of a power spectrum in one product: columns K-weighted and
         # plain mean square, the 40 mel bands, the speech band (300-3000 Hz) sum
         bandmat=np.ascontiguousarray(
@@ -161,7 +155,7 @@ def _tables() -> _Tables:
         long_freqs=long_freqs,
         long_band=slice(int(CHROMA_FMIN / long_freqs[1]) - 1, int(CHROMA_FMAX / long_freqs[1]) + 2),
     )
-    for a in (t.freqs, t.melfb, t.dct_db, t.kpvec, t.speech_bands, t.bandmat, t.long_freqs):
+    for a in (t.freqs, t.dct_db, t.bandmat, t.long_freqs):
         a.flags.writeable = False
     return t
 
