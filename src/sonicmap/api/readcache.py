@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import text
 
-from sonicmap.store.vectors import DIM, NumpyIndex, from_blob
+from sonicmap.store.vectors import DIM, NumpyIndex
 
 log = logging.getLogger(__name__)
 
@@ -178,8 +178,8 @@ class ArtistSnapshot:
     names: list[str]
     index: _SnapshotIndex
     active_model: int | None
-    # artist id -> raw float32 membership probabilities under ``active_model`` (lazy)
-    memberships: dict[int, bytes] | None = None
+    # artist id -> membership distribution under ``active_model`` (lazy; see ReadCache.memberships)
+    memberships: dict[int, np.ndarray] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def row(self, artist_id: int) -> int | None:
@@ -303,38 +303,41 @@ class ReadCache:
             active_model=None if active is None else int(active),
         )
 
-    def memberships(self, snap: ArtistSnapshot) -> dict[int, bytes]:
-        """Membership probabilities (raw float32 blobs) under the snapshot's active model."""
+    def memberships(self, snap: ArtistSnapshot) -> dict[int, np.ndarray]:
+        """Membership distributions under the snapshot's active model (artists with one only)."""
         if snap.memberships is not None:
             return snap.memberships
+        from sonicmap.pipeline.embeddings import membership_distribution
+
         with snap._lock:
             if snap.memberships is None:
-                out: dict[int, bytes] = {}
+                out: dict[int, np.ndarray] = {}
                 if snap.active_model is not None:
                     with self.store.engine.connect() as conn:
-                        out = {
-                            int(a): bytes(b)
-                            for a, b in conn.execute(
-                                text(
-                                    "SELECT artist_id, probabilities FROM artist_clusters "
-                                    "WHERE model_id = :m"
-                                ),
-                                {"m": snap.active_model},
-                            )
-                        }
+                        for a, b in conn.execute(
+                            text(
+                                "SELECT artist_id, probabilities FROM artist_clusters "
+                                "WHERE model_id = :m"
+                            ),
+                            {"m": snap.active_model},
+                        ):
+                            p = membership_distribution(b)
+                            if p is not None:
+                                out[int(a)] = p
                 snap.memberships = out
         return snap.memberships
 
     def similar_artists(
         self, snap: ArtistSnapshot, artist_id: int, k: int, *, membership_weight: float = 0.0
     ) -> list[tuple[int, str, float]] | None:
-        """``[(id, name, score)]`` best first, as :func:`pipeline.embeddings.similar_artists`.
+        """``[(id, name, score)]`` best first, as :func:`pipeline.embeddings.similar_artists`
+        (same ranking: :func:`~sonicmap.pipeline.embeddings.rank_similar_artists`).
 
         None when the artist has no vector in the snapshot (unknown id, or not embedded): the
         caller takes the regular path, which says which. ``membership_weight > 0`` needs
         :meth:`memberships` to have been loaded (it is loaded here otherwise).
         """
-        from sonicmap.pipeline.embeddings import bhattacharyya, score_of
+        from sonicmap.pipeline.embeddings import rank_similar_artists
 
         row = snap.row(artist_id)
         if row is None:
@@ -342,34 +345,14 @@ class ReadCache:
         q = snap.vecs[row]
         if not q.any():
             return []
-        w = float(membership_weight)
-        fetch = k if w == 0 else max(3 * k, k + 20)
-        hits = snap.index.knn("artist", q, fetch, exclude=(artist_id,))
-        members: dict[int, np.ndarray] = {}
-        if w > 0:
-            blobs = self.memberships(snap)
-            for aid in [artist_id] + [i for i, _ in hits]:
-                b = blobs.get(aid)
-                if b is None:
-                    continue
-                p = np.clip(from_blob(b).astype(np.float64), 0.0, None)
-                s = p.sum()
-                if s > 0:
-                    members[aid] = p / s
-        seed_p = members.get(artist_id)
-        ranked: list[tuple[float, int]] = []
-        for aid, dist in hits:
-            score = score_of(dist)
-            if seed_p is not None and aid in members:
-                score = (1.0 - w) * score + w * bhattacharyya(seed_p, members[aid])
-            ranked.append((score, aid))
-        ranked.sort(key=lambda r: (-r[0], r[1]))
-        out = []
-        for score, aid in ranked[:k]:
-            i = snap.row(aid)
-            assert i is not None
-            out.append((aid, snap.names[i], score))
-        return out
+        ranked = rank_similar_artists(
+            snap.index, q, artist_id, k, float(membership_weight), lambda _: self.memberships(snap)
+        )
+        # (every hit is one of the snapshot's ids: its row is found by bisection)
+        rows = np.searchsorted(snap.ids, [aid for _, aid, *_ in ranked]).tolist()
+        return [
+            (aid, snap.names[i], score) for (score, aid, *_), i in zip(ranked, rows, strict=True)
+        ]
 
     # -- encoded responses --------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ import logging
 import math
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -422,11 +422,17 @@ def _memberships(store: Any, artist_ids: Sequence[int]) -> dict[int, np.ndarray]
                     ArtistCluster.model_id == model_id, ArtistCluster.artist_id.in_(chunk)
                 )
             ).all():
-                p = np.clip(from_blob(blob).astype(np.float64), 0.0, None)
-                s = p.sum()
-                if s > 0:
-                    out[int(aid)] = p / s
+                p = membership_distribution(blob)
+                if p is not None:
+                    out[int(aid)] = p
     return out
+
+
+def membership_distribution(blob: bytes) -> np.ndarray | None:
+    """Stored membership probabilities (float32 blob) → a distribution [float64], None if all 0."""
+    p = np.clip(from_blob(blob).astype(np.float64), 0.0, None)
+    s = p.sum()
+    return p / s if s > 0 else None
 
 
 def bhattacharyya(p: np.ndarray, q: np.ndarray) -> float:
@@ -434,6 +440,37 @@ def bhattacharyya(p: np.ndarray, q: np.ndarray) -> float:
     if p.shape != q.shape:
         return 0.0
     return float(min(1.0, max(0.0, np.sqrt(p * q).sum())))
+
+
+def rank_similar_artists(
+    index: Any,
+    q: np.ndarray,
+    artist_id: int,
+    k: int,
+    w: float,
+    memberships: Callable[[list[int]], Mapping[int, np.ndarray]],
+) -> list[tuple[float, int, float, float | None, float]]:
+    """The ranking of :func:`similar_artists` on a vector index: ``k`` best, best first.
+
+    ``q`` is the seed's (non-zero) vector; ``memberships(ids)`` gives the membership distributions
+    (:func:`membership_distribution`) of those artists under the active model, and is only called
+    when ``w > 0``. Returns ``(score, id, cosine_score, overlap or None, distance)`` tuples.
+    """
+    fetch = k if w == 0 else max(3 * k, k + 20)
+    hits = index.knn("artist", q, fetch, exclude=(artist_id,))
+    ranked: list[tuple[float, int, float, float | None, float]] = []
+    members = memberships([artist_id] + [i for i, _ in hits]) if w > 0 else {}
+    seed_p = members.get(artist_id)
+    for aid, dist in hits:
+        cos = score_of(dist)
+        overlap = None
+        score = cos
+        if seed_p is not None and aid in members:
+            overlap = bhattacharyya(seed_p, members[aid])
+            score = (1.0 - w) * cos + w * overlap
+        ranked.append((score, aid, cos, overlap, dist))
+    ranked.sort(key=lambda r: (-r[0], r[1]))
+    return ranked[:k]
 
 
 def similar_artists(
@@ -471,21 +508,7 @@ def similar_artists(
         ) from None
     if not np.any(q):
         return []
-    fetch = k if w == 0 else max(3 * k, k + 20)
-    hits = index.knn("artist", q, fetch, exclude=(artist_id,))
-    ranked: list[tuple[float, int, float, float | None, float]] = []
-    members = _memberships(store, [artist_id] + [i for i, _ in hits]) if w > 0 else {}
-    seed_p = members.get(artist_id)
-    for aid, dist in hits:
-        cos = score_of(dist)
-        overlap = None
-        score = cos
-        if seed_p is not None and aid in members:
-            overlap = bhattacharyya(seed_p, members[aid])
-            score = (1.0 - w) * cos + w * overlap
-        ranked.append((score, aid, cos, overlap, dist))
-    ranked.sort(key=lambda r: (-r[0], r[1]))
-    ranked = ranked[:k]
+    ranked = rank_similar_artists(index, q, artist_id, k, w, lambda ids: _memberships(store, ids))
     ids = [r[1] for r in ranked]
     with store.session() as ses:
         info = {
