@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,16 @@ def available_formats() -> list[str]:
     return out
 
 
+def _extension(p: Path) -> str:
+    """The format of ``p``: its extension, lower case (SonicmapError if it cannot be written)."""
+    ext = p.suffix.lower().lstrip(".")
+    if ext not in _FORMATS:
+        raise SonicmapError(
+            f"cannot write {p.name!r}: unknown extension .{ext} (expected one of {', '.join(_FORMATS)})"
+        )
+    return ext
+
+
 def write_audio(
     path: str | os.PathLike[str],
     y: np.ndarray,
@@ -99,11 +109,7 @@ def write_audio(
     Path of the written file.
     """
     p = Path(path)
-    ext = p.suffix.lower().lstrip(".")
-    if ext not in _FORMATS:
-        raise SonicmapError(
-            f"cannot write {p.name!r}: unknown extension .{ext} (expected one of {', '.join(_FORMATS)})"
-        )
+    ext = _extension(p)
     y = np.asarray(y, dtype=np.float32)
     if y.ndim == 1:
         y = y[None, :]
@@ -113,9 +119,7 @@ def write_audio(
         raise SonicmapError("y is empty: expected at least one sample")
     if not np.all(np.isfinite(y)):
         raise SonicmapError("y contains NaN or infinite samples")
-    if y.shape[0] == 1 and _encoder(ext) == "vorbis":
-        y = np.repeat(y, 2, axis=0)  # FFmpeg's native Vorbis encoder only does stereo
-    _encode(p, ext, [np.clip(y, -1.0, 1.0)], int(sr), y.shape[0], bitrate)
+    _encode(p, ext, [y], int(sr), y.shape[0], bitrate)
     if tags:
         from sonicmap.library.tags import write_tags
 
@@ -138,28 +142,19 @@ def write_audio_stream(
     stereo when only FFmpeg's native encoder exists.
     """
     p = Path(path)
-    ext = p.suffix.lower().lstrip(".")
-    if ext not in _FORMATS:
-        raise SonicmapError(
-            f"cannot write {p.name!r}: unknown extension .{ext} (expected one of {', '.join(_FORMATS)})"
-        )
+    ext = _extension(p)
     if channels not in (1, 2):
         raise SonicmapError(f"channels={channels}: expected 1 or 2")
-    up = channels == 1 and _encoder(ext) == "vorbis"
-
-    def prepared() -> Iterator[np.ndarray]:
-        for c in chunks:
-            c = np.clip(np.asarray(c, dtype=np.float32).reshape(channels, -1), -1.0, 1.0)
-            yield np.repeat(c, 2, axis=0) if up else c
-
-    _encode(p, ext, prepared(), int(sr), 2 if up else channels, bitrate)
+    shaped = (np.asarray(c, dtype=np.float32).reshape(channels, -1) for c in chunks)
+    _encode(p, ext, shaped, int(sr), channels, bitrate)
     return p
 
 
 def _encode(
     p: Path, ext: str, chunks: Iterable[np.ndarray], sr: int, channels: int, bitrate: int | None
 ) -> None:
-    """Encode chunks [shape=(channels, n), float32] to ``p``.
+    """Encode chunks [shape=(channels, n), float32] to ``p``, clipped to [-1, 1]; mono is
+    up-mixed to stereo for FFmpeg's native Vorbis encoder (it only does stereo).
 
     Every frame carries its presentation time (``pts`` in samples): without it the encoder's
     packets have no timestamps and the Ogg muxer writes granule positions that count 64 samples
@@ -168,6 +163,9 @@ def _encode(
     """
     container_fmt, _, sample_fmt, fixed_rate = _FORMATS[ext]
     codec = _encoder(ext)
+    up = channels == 1 and codec == "vorbis"
+    if up:
+        channels = 2
     layout = "stereo" if channels == 2 else "mono"
     rate = fixed_rate or sr
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -183,6 +181,9 @@ def _encode(
             block = 8192
             pts = 0
             for y in chunks:
+                y = np.clip(y, -1.0, 1.0)
+                if up:
+                    y = np.repeat(y, 2, axis=0)
                 for start in range(0, y.shape[1], block):
                     chunk = np.ascontiguousarray(y[:, start : start + block])
                     frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
