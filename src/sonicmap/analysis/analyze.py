@@ -454,24 +454,25 @@ def analyze_file(
         return _analyze(Path(path), max_duration_s, tags)
 
 
-_BLAS: list[Any] = []
+@functools.cache
+def _blas_controller() -> Any:
+    """threadpoolctl's controller (it inspects the loaded libraries once), None without it."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return None
+    return ThreadpoolController()
 
 
 def _single_threaded_blas() -> Any:
     """Cap BLAS at one thread: our matrices are small, and idle BLAS threads spinning between
     calls cost more CPU than they save (the scan already runs one analysis per core)."""
-    if not _BLAS:
-        try:
-            from threadpoolctl import ThreadpoolController
-
-            _BLAS.append(ThreadpoolController())  # inspects the loaded libraries once
-        except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-            _BLAS.append(None)
-    if _BLAS[0] is None:  # pragma: no cover
+    ctl = _blas_controller()
+    if ctl is None:  # pragma: no cover
         import contextlib
 
         return contextlib.nullcontext()
-    return _BLAS[0].limit(limits=1, user_api="blas")
+    return ctl.limit(limits=1, user_api="blas")
 
 
 def _analyze(p: Path, max_duration_s: float | None, tags: Any) -> Analysis:
