@@ -257,23 +257,28 @@ class ReadCache:
 
     # -- artist snapshot --------------------------------------------------------------------
 
-    def ready_snapshot(self, generation: int) -> ArtistSnapshot | None:
-        """The snapshot of ``generation`` if it is loaded already (no I/O), else None."""
+    def ready_snapshot(
+        self, generation: int, *, memberships: bool = False
+    ) -> ArtistSnapshot | None:
+        """The snapshot of ``generation`` (with its :meth:`memberships` if asked) if it is loaded
+        already (no I/O), else None."""
         snap = self._snap
-        return snap if snap is not None and snap.generation >= generation else None
+        if snap is None or snap.generation < generation:
+            return None
+        return None if memberships and snap.memberships is None else snap
 
-    def snapshot(self, generation: int) -> ArtistSnapshot:
-        """The artist snapshot of ``generation`` (loaded from the database if older)."""
-        snap = self._snap
-        if snap is not None and snap.generation >= generation:
-            return snap
-        with self._load_lock:
-            snap = self._snap
-            if snap is not None and snap.generation >= generation:
-                return snap
-            snap = self._load(generation)
-            self._snap = snap
-            return snap
+    def snapshot(self, generation: int, *, memberships: bool = False) -> ArtistSnapshot:
+        """The artist snapshot of ``generation`` (loaded from the database if older), with its
+        :meth:`memberships` loaded too if asked."""
+        snap = self.ready_snapshot(generation)
+        if snap is None:
+            with self._load_lock:
+                snap = self.ready_snapshot(generation)
+                if snap is None:
+                    snap = self._snap = self._load(generation)
+        if memberships:
+            self.memberships(snap)
+        return snap
 
     def _load(self, generation: int) -> ArtistSnapshot:
         with self.store.engine.connect() as conn:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -138,9 +138,10 @@ async def similar_artists(
         key = ("similar_artists", artist_id, limit, membership_weight)
         body = rc.get(gen, key)
         if body is None:
-            snap = rc.ready_snapshot(gen)
-            if snap is None or (membership_weight > 0 and snap.memberships is None):
-                snap = await run_in_threadpool(_snapshot_for, rc, gen, membership_weight)
+            blend = membership_weight > 0
+            snap = rc.ready_snapshot(gen, memberships=blend) or await run_in_threadpool(
+                rc.snapshot, gen, memberships=blend
+            )
             found = rc.similar_artists(snap, artist_id, limit, membership_weight=membership_weight)
             if found is not None:
                 body = _similar_body(artist_id, found)
@@ -151,13 +152,6 @@ async def similar_artists(
         _similar_artists_db, request, artist_id, limit, membership_weight
     )
     return Response(body, media_type="application/json")
-
-
-def _snapshot_for(rc: Any, gen: int, membership_weight: float) -> Any:
-    snap = rc.snapshot(gen)
-    if membership_weight > 0:
-        rc.memberships(snap)
-    return snap
 
 
 def _similar_body(artist_id: int, found: list[tuple[int, str, float]]) -> bytes:
