@@ -849,9 +849,10 @@ def list_clusters(store: Any, *, model_id: int | None = None) -> list[dict[str, 
 
 
 def cluster_detail(
-    store: Any, cluster_id: int, *, model_id: int | None = None, limit: int = 50
+    store: Any, cluster_id: int, *, model_id: int | None = None, limit: int = 50, offset: int = 0
 ) -> dict[str, Any]:
-    """One cluster with its profile and members (most probable first, at most ``limit``)."""
+    """One cluster with its profile and members (most probable first, at most ``limit``, the
+    first ``offset`` skipped)."""
     with store.session() as s:
         if model_id is None:
             active = _active_row(s)
@@ -867,6 +868,7 @@ def cluster_detail(
             .where(ArtistCluster.model_id == model_id, ArtistCluster.cluster_id == cluster_id)
             .order_by(ArtistCluster.probability.desc(), ArtistCluster.artist_id)
             .limit(limit)
+            .offset(offset)
         ).all()
         total = s.scalar(
             select(func.count())

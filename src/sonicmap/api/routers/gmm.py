@@ -315,9 +315,8 @@ def _cluster_body(request: Request, cluster_id: int, model_id: int | None, page:
         mid = model.id
     # (the session is closed: its connection is back before the pipeline takes its own)
     d = _clustering().cluster_detail(
-        store, cluster_id, model_id=mid, limit=page.offset + page.limit
+        store, cluster_id, model_id=mid, limit=page.limit, offset=page.offset
     )
-    members = d["members"][page.offset :]
     return (
         ClusterDetail(
             id=d["id"],
@@ -328,7 +327,7 @@ def _cluster_body(request: Request, cluster_id: int, model_id: int | None, page:
             profile=d["profile"] or {},
             members=[
                 ClusterMember(id=m["id"], name=m["name"], probability=clamp01(m["probability"]))
-                for m in members
+                for m in d["members"]
             ],
             members_total=d["members_total"],
         )
