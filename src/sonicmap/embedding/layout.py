@@ -421,8 +421,8 @@ def render_markdown() -> str:
         "**Speed**: `embed_tracks` reads the descriptor dicts in blocks of 1,024 tracks (each "
         "dict visited twice, each key looked up once, floats unboxed by `numpy.fromiter`: dicts "
         "decoded from the store lie scattered in memory, so passes that stay in the CPU caches "
-        "matter more than the arithmetic), then evaluates the formulas on whole columns of "
-        "8,192 tracks, one numpy call per group of dimensions, on one thread (no BLAS). "
+        "matter more than the arithmetic), then evaluates the formulas on the block's whole "
+        "columns, one numpy call per group of dimensions, on one thread (no BLAS). "
         "Figures: the Embedding section of `BENCHMARKS.md`.",
         "",
         "## Similarity",
