@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import text
 
-from sonicmap.store.vectors import DIM, NumpyIndex
+from sonicmap.store.vectors import NumpyIndex, _stack
 
 log = logging.getLogger(__name__)
 
@@ -292,9 +292,7 @@ class ReadCache:
                 text("SELECT id FROM gmm_models WHERE status = 'active' ORDER BY id DESC LIMIT 1")
             ).scalar()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        vecs = np.empty((len(rows), DIM), dtype=np.float32)
-        for i, r in enumerate(rows):
-            vecs[i] = np.frombuffer(r[1], dtype="<f4")
+        vecs = _stack([r[1] for r in rows])
         names = [r[2] for r in rows]
         norms = np.sqrt(np.einsum("ij,ij->i", vecs, vecs, dtype=np.float32))
         self.loads += 1
