@@ -879,23 +879,16 @@ class _Scanner:
 
     def _artist_id(self, ses: Any, ident: Any) -> int:
         name = ident.name[:512]
-        cached = self.artist_cache.get(ident.key)
-        if cached is None:
+        if ident.key not in self.artist_cache:
             from sonicmap.store.repo import get_or_create_artist
 
             row = get_or_create_artist(ses, key=ident.key, name=name, mbid=ident.mbid)
-            cached = self.artist_cache[ident.key] = (row.id, row.name)
-        aid, shown = cached
-        best = preferred_name(shown, name)
-        if best != shown:  # the display name must not depend on the scanning order
-            ses.execute(update(Artist).where(Artist.id == aid).values(name=best))
-            self.artist_cache[ident.key] = (aid, best)
-        return aid
+            self.artist_cache[ident.key] = (row.id, row.name)
+        return _keep_preferred(ses, self.artist_cache, ident.key, name, Artist.name)
 
     def _album_id(self, ses: Any, ident: Any) -> int:
         title = ident.title[:512]
-        cached = self.album_cache.get(ident.key)
-        if cached is None:
+        if ident.key not in self.album_cache:
             from sonicmap.store.repo import get_or_create_album
 
             row = get_or_create_album(
@@ -905,13 +898,8 @@ class _Scanner:
                 album_artist=(ident.album_artist or None) and ident.album_artist[:512],
                 mbid=ident.mbid,
             )
-            cached = self.album_cache[ident.key] = (row.id, row.title)
-        aid, shown = cached
-        best = preferred_name(shown, title)
-        if best != shown:
-            ses.execute(update(Album).where(Album.id == aid).values(title=best))
-            self.album_cache[ident.key] = (aid, best)
-        return aid
+            self.album_cache[ident.key] = (row.id, row.title)
+        return _keep_preferred(ses, self.album_cache, ident.key, title, Album.title)
 
     # -- removal ----------------------------------------------------------------------------
 
@@ -988,6 +976,21 @@ def _get_state(ses: Any, key: str) -> Any:
     from sonicmap.store.repo import get_state
 
     return get_state(ses, key)
+
+
+def _keep_preferred(
+    ses: Any, cache: dict[str, tuple[int, str]], key: str, spelling: str, column: Any
+) -> int:
+    """The id of the cached artist/album ``key`` (``cache``: key -> (id, display name)); its
+    display name (``column``, e.g. ``Artist.name``) becomes ``spelling`` when that is the better
+    one (:func:`preferred_name`), so the name does not depend on the scanning order."""
+    row_id, shown = cache[key]
+    best = preferred_name(shown, spelling)
+    if best != shown:
+        model = column.class_
+        ses.execute(update(model).where(model.id == row_id).values({column.key: best}))
+        cache[key] = (row_id, best)
+    return row_id
 
 
 def _set_state(ses: Any, key: str, value: Any, now: datetime) -> None:
