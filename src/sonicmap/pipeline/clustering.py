@@ -909,7 +909,7 @@ def artist_cluster(store: Any, artist_id: int) -> dict[str, Any] | None:
             for j, p in enumerate(probs)
             if j in by_comp
         ]
-        items.sort(key=lambda x: -x["probability"])
+        items.sort(key=lambda x: (-x["probability"], x["cluster_id"]))  # ties by cluster id
         return {
             "artist_id": artist_id,
             "model_id": active.id,
