@@ -71,3 +71,77 @@ def test_streamed_decimation_equals_one_shot_filtering():
     h = lowpass_fir(24, 4400.0, 44100)
     ref = np.convolve(x.astype(np.float64), h)[3 : x.size : 4]
     np.testing.assert_allclose(streamed, ref[: streamed.size], atol=1e-5)
+
+
+@pytest.fixture
+def pyav_only(monkeypatch):
+    """Decode every file through PyAV (as on a platform without libsndfile)."""
+    import sonicmap.analysis.decode as decode
+
+    monkeypatch.setattr(decode, "_sf", None)
+
+
+def _blocks(path):
+    info: list = []
+    blocks = list(iter_blocks(path, info_out=info))
+    return info[0], blocks
+
+
+@pytest.mark.parametrize(("ext", "atol"), [("mp3", 1e-4), ("wav", 1e-6)])
+def test_libsndfile_and_pyav_give_the_same_blocks(tmp_path, signal_44k, ext, atol, monkeypatch):
+    """MP3, WAV and AIFF go through libsndfile (mpg123 for MP3): the blocks match PyAV's."""
+    y, sr = signal_44k
+    y = y * np.array([[1.0], [0.5]])  # unequal channels: the powers and the mix must differ
+    p = write_audio(tmp_path / f"x.{ext}", y, sr)
+    info_sf, via_sf = _blocks(p)
+    import sonicmap.analysis.decode as decode
+
+    monkeypatch.setattr(decode, "_sf", None)
+    info_av, via_av = _blocks(p)
+    assert info_sf.codec != info_av.codec  # really two decoders (mp3 / mp3float, pcm_16 / …)
+    assert (info_sf.sample_rate, info_sf.channels) == (info_av.sample_rate, info_av.channels)
+    assert [b.n_native for b in via_sf] == [b.n_native for b in via_av]
+    for name in ("powers", "mono_powers", "mono"):
+        a = np.concatenate([getattr(b, name) for b in via_sf])
+        b = np.concatenate([getattr(b, name) for b in via_av])
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, atol=atol, err_msg=name)
+
+
+def test_a_file_libsndfile_cannot_read_falls_back_to_pyav(tmp_path, signal_44k):
+    """An AAC stream named .mp3 (libsndfile cannot open it) is still analysed, by PyAV."""
+    y, sr = signal_44k
+    m4a = write_audio(tmp_path / "x.m4a", y, sr)
+    p = m4a.rename(tmp_path / "really aac.mp3")
+    a = analyze_file(p, tags=None)
+    assert a.info["codec"] == "aac"
+    assert abs(a.features["bpm"] - 110) / 110 < 0.04 and a.features["key"] == "D"
+
+
+def test_surround_wav_keeps_the_lfe_out_of_the_loudness(tmp_path):
+    """5.1 files are left to PyAV, which knows the channel layout: BS.1770 excludes the LFE."""
+    from tests.unit.analysis.conftest import write_pcm
+
+    sr = 48000
+    tone = sine(997.0, 6, sr, dbfs=-20)
+    zeros = np.zeros_like(tone)
+    on_left = write_pcm(tmp_path / "left.wav", np.stack([tone] + [zeros] * 5), sr)
+    on_lfe = write_pcm(tmp_path / "lfe.wav", np.stack([zeros] * 3 + [tone] + [zeros] * 2), sr)
+    left = analyze_file(on_left, tags=None).features["loudness_lufs"]
+    lfe = analyze_file(on_lfe, tags=None).features["loudness_lufs"]
+    assert left == pytest.approx(-20 - 3.01 + 0.0, abs=0.5)  # one channel of a -20 dBFS sine
+    assert lfe < left - 40
+
+
+@pytest.mark.parametrize("decoder", ["libsndfile", "pyav"])
+def test_the_duration_cap_holds_on_either_decoder(tmp_path, request, decoder):
+    if decoder == "pyav":
+        request.getfixturevalue("pyav_only")
+    sr = 44100
+    y = click_track(100, 20, sr)
+    p = write_audio(tmp_path / "long.mp3", np.stack([y, y]), sr)
+    a = analyze_file(p, max_duration_s=7.0, tags=None)
+    assert a.truncated and a.analysed_s == pytest.approx(7.0, abs=0.01)
+    assert a.duration_s == pytest.approx(20.0, abs=0.2)
+    whole = analyze_file(p, max_duration_s=25.0, tags=None)
+    assert not whole.truncated and whole.analysed_s == pytest.approx(20.0, abs=0.1)
