@@ -47,6 +47,13 @@ def _pad_edges(x: np.ndarray, left: int, right: int) -> np.ndarray:
     return xp
 
 
+def _std(x: np.ndarray) -> float:
+    """``x.std()`` of a 1-D float64 array (the same operations, so the same value) without its
+    per-call overhead."""
+    d = x - np.add.reduce(x) / x.size
+    return math.sqrt(np.add.reduce(d * d) / x.size)
+
+
 def moving_average(x: np.ndarray, size: int) -> np.ndarray:
     """Centred moving average with edge values repeated (like ``scipy.ndimage.uniform_filter1d``
     with ``mode="nearest"``); x [shape=(n,)] → [shape=(n,)], float64."""
@@ -277,7 +284,7 @@ def estimate_tempo(
     periodic content (silence, < 4 s, a constant envelope).
     """
     o = np.asarray(onset, dtype=np.float64)
-    if o.size < 4 * fps or not np.isfinite(o).all() or o.std() < 1e-9:
+    if o.size < 4 * fps or not np.isfinite(o).all() or _std(o) < 1e-9:
         return 0.0, 0.0, 0.0
     # [frames/s] * [60 s/min] / [beats/min] = [frames/beat]
     lag_min = int(np.ceil(fps * 60.0 / bpm_max))
@@ -288,7 +295,7 @@ def estimate_tempo(
     envelopes = [o]
     if low_onset is not None:
         low = np.asarray(low_onset, dtype=np.float64)[: o.size]
-        if low.size == o.size and np.isfinite(low).all() and low.std() >= 1e-9:
+        if low.size == o.size and np.isfinite(low).all() and _std(low) >= 1e-9:
             envelopes.append(low)
     salience = np.zeros(lags.size)
     n_acf = min(4 * lag_max + 2, o.size - 1)  # refinement and measure level
@@ -331,7 +338,7 @@ def onset_rate(onset: np.ndarray, fps: float, *, min_gap_s: float = 0.05) -> flo
     o = np.asarray(onset, dtype=np.float64)
     if o.size < 3:
         return 0.0
-    sd = o.std()
+    sd = _std(o)
     if sd < 1e-9:
         return 0.0
     w = max(3, int(round(0.14 * fps)) | 1)
@@ -356,10 +363,11 @@ def _dfa_fluctuation(y: np.ndarray, tau: int) -> float:
     """
     nwin = y.size // tau
     seg = y[: nwin * tau].reshape(nwin, tau)
-    c = (seg - seg.sum(axis=1, keepdims=True) / tau).ravel()
+    # = seg - seg.mean(axis=1, keepdims=True), without the per-call overhead of the method
+    c = seg - (np.add.reduce(seg, axis=1) / tau)[:, None]
     t, inv_tt = _centred_ramp(tau)
-    b = c.reshape(nwin, tau) @ t
-    cc = float(c @ c)
+    b = c @ t
+    cc = float(np.vdot(c, c))
     rss = cc - float(b @ b) * inv_tt
     if rss > _DFA_CLOSED_FORM_MIN * cc:
         return math.sqrt(rss / c.size)
@@ -398,9 +406,9 @@ def dfa_exponents(
     short or constant.
     """
     x = np.asarray(env, dtype=np.float64)
-    if x.size < 2 * max(2, int(min_tau_s * fps)) or x.std() < 1e-12:
+    if x.size < 2 * max(2, int(min_tau_s * fps)) or _std(x) < 1e-12:
         return np.zeros(0)
-    y = np.cumsum(x - x.mean())
+    y = np.cumsum(x - np.add.reduce(x) / x.size)  # = x - x.mean(), without its overhead
     taus = _dfa_scales(
         min(y.size, 2 * int(np.ceil(max_tau_s * fps)) + 2), fps, min_tau_s, max_tau_s, n_tau
     )
@@ -418,7 +426,7 @@ def dfa_danceability(env: np.ndarray, fps: float) -> float:
     alpha = dfa_exponents(env, fps)
     if alpha.size == 0:
         return 0.0
-    m = float(np.mean(alpha))
+    m = float(np.add.reduce(alpha) / alpha.size)  # = np.mean(alpha), without its overhead
     return float(min(1.0 / m, 3.0)) if m > 1e-3 else 3.0
 
 

@@ -150,19 +150,24 @@ def spectral_contrast(P: np.ndarray, bands: list[slice], *, alpha: float = 0.2) 
     nb = len(bands)
     peak = np.ones((nb, P.shape[0]), P.dtype)
     valley = np.ones_like(peak)
+    k = np.ones((nb, 1), P.dtype)  # bins averaged per band (1 for an empty band: no division)
     ok = np.zeros(nb, bool)
     for i, band in enumerate(bands):
         m = band.stop - band.start
         if m <= 0:
             continue
         sub = np.sort(P[:, band], axis=1)
-        k = max(1, int(round(alpha * m)))
-        # sum / k in P's dtype = the mean, without its per-call overhead
-        np.divide(np.add.reduce(sub[:, :k], axis=1), k, out=valley[i])
-        np.divide(np.add.reduce(sub[:, -k:], axis=1), k, out=peak[i])
+        ki = max(1, int(round(alpha * m)))
+        np.add.reduce(sub[:, :ki], axis=1, out=valley[i])
+        np.add.reduce(sub[:, -ki:], axis=1, out=peak[i])
+        k[i] = ki
         ok[i] = True
+    # sum / k in P's dtype = the mean, without its per-call overhead, for all bands at once
+    valley /= k
+    peak /= k
     eps = P.dtype.type(1e-10) if P.dtype.kind == "f" else 1e-10
     r = np.log10((peak + eps) / (valley + eps))
     r *= 10
-    r[~ok] = 0.0
+    if not ok.all():
+        r[~ok] = 0.0
     return r.T.astype(np.float64)
