@@ -177,50 +177,61 @@ def scratch(name: str, shape: tuple[int, ...], dtype: type = np.float32) -> np.n
 
 
 @functools.cache
-def _polyphase(factor: int, sr: int) -> np.ndarray:
-    """Polyphase matrix of the decimation filter [shape=(taps per phase, factor), float32]."""
-    j = _DECIM_TAPS_PER_PHASE
-    h = lowpass_fir(j * factor, _DECIM_CUTOFF_HZ, sr).astype(np.float32)
-    # g[j, r] = h[j*d + d-1-r]: y[k] = sum_j X[k-j] @ g[j]
-    g = np.stack([h[i * factor : (i + 1) * factor][::-1] for i in range(j)]).copy()
-    g.flags.writeable = False
-    return g
+def _reversed_fir(factor: int, sr: int) -> np.ndarray:
+    """The decimation filter, time-reversed [shape=(taps,), float32] (shared, read-only)."""
+    h = lowpass_fir(_DECIM_TAPS_PER_PHASE * factor, _DECIM_CUTOFF_HZ, sr).astype(np.float32)
+    hr = h[::-1].copy()
+    hr.flags.writeable = False
+    return hr
 
 
 class _Decimator:
-    """Polyphase FIR low-pass + integer decimation, streamed (state carried across blocks).
+    """FIR low-pass + integer decimation, streamed (the last input samples carried across blocks).
 
     ``process(x)`` takes x [shape=(n,), float32] with n a multiple of ``factor`` and returns
-    [shape=(n // factor,), float32].
+    [shape=(n // factor,), float32]. A caller that builds its input anyway can write it straight
+    into :meth:`input` and call :meth:`process_input` (no copy).
+
+    With L = ``_DECIM_TAPS_PER_PHASE`` · factor taps, output m is the dot product of the reversed
+    filter with the L inputs ending at sample factor·m + factor − 1 (history first). The outputs
+    m ≡ p (mod ``_DECIM_TAPS_PER_PHASE``) read non-overlapping, consecutive runs of L samples: one
+    reshape and one matrix-vector product each, ``_DECIM_TAPS_PER_PHASE`` BLAS calls per block
+    (cheaper than a polyphase matrix product followed by shifted sums).
     """
 
     def __init__(self, factor: int, sr: int) -> None:
         self.factor = factor
-        self._gt = _polyphase(factor, sr)
-        j = _DECIM_TAPS_PER_PHASE
-        self._hist = np.zeros((j, j - 1), np.float32)
+        self._hr = _reversed_fir(factor, sr)
+        self._keep = self._hr.size - factor  # history: input samples still needed by the next block
+        self._buf = np.zeros(self._keep + BLOCK_S * sr, np.float32)
+
+    def input(self, n: int) -> np.ndarray:
+        """Writable view for the next ``n`` input samples (valid until :meth:`process_input`)."""
+        need = self._keep + n
+        if self._buf.size < need:
+            grown = np.zeros(need, np.float32)
+            grown[: self._keep] = self._buf[: self._keep]
+            self._buf = grown
+        return self._buf[self._keep : need]
 
     def process(self, x: np.ndarray) -> np.ndarray:
-        d = self.factor
-        if d == 1:
-            return x
-        j = _DECIM_TAPS_PER_PHASE
-        rows = x.reshape(-1, d)
-        k = rows.shape[0]
-        z = np.matmul(self._gt, rows.T, out=scratch("decim", (j, k)))  # z[i, m] = rows[m] @ g[i]
-        if k < j:  # a tiny block: the general form (y[m] = Σ_i z[i, m - i], history first)
-            zz = np.concatenate([self._hist, z], axis=1)  # (J, J-1+K)
-            y = zz[0, j - 1 :].copy()
-            for i in range(1, j):
-                y += zz[i, j - 1 - i : j - 1 - i + k]
-            self._hist = zz[:, -(j - 1) :].copy()
-            return y
-        # same sums without concatenating the history (a copy of the whole product per block)
-        y = z[0].copy()
-        for i in range(1, j):
-            y[i:] += z[i, : k - i]
-            y[:i] += self._hist[i, j - 1 - i :]
-        self._hist = z[:, k - (j - 1) :].copy()
+        if self.factor == 1:
+            return x.copy()
+        self.input(x.size)[:] = x
+        return self.process_input(x.size)
+
+    def process_input(self, n: int) -> np.ndarray:
+        """Filter and decimate the first ``n`` samples written to :meth:`input` (n a multiple
+        of ``factor``)."""
+        d, j, taps = self.factor, _DECIM_TAPS_PER_PHASE, self._hr.size
+        k = n // d
+        buf = self._buf
+        y = np.empty(k, np.float32)
+        for p in range(min(j, k)):
+            q = (k - p + j - 1) // j  # outputs p, p + j, p + 2j, … below k
+            start = d * p
+            np.matmul(buf[start : start + taps * q].reshape(q, taps), self._hr, out=y[p::j])
+        buf[: self._keep] = buf[n : n + self._keep]
         return y
 
 
@@ -408,19 +419,23 @@ def _emitter(sr: int, ch: int, lw: np.ndarray, mw: np.ndarray):
                 powers = _segment_sums(x.reshape(1, -1), 2 * sr) * 2.0
             else:
                 powers = _segment_sums(x, sr, weights=lw)
+        # the mix is written straight into the decimator's input (after its history)
+        mono = low.input(n) if factor > 1 else scratch("mono", (n,))
         if interleaved:
-            mono = np.add(x[:, 0], x[:, 1], out=scratch("mono", (n,)))
+            np.add(x[:, 0], x[:, 1], out=mono)
             mono *= f32(0.5)
         elif ch == 1:
-            mono = x[0]
+            mono[:] = x[0]
         elif ch == 2:
-            mono = np.add(x[0], x[1], out=scratch("mono", (n,)))
+            np.add(x[0], x[1], out=mono)
             mono *= f32(0.5)
         else:
-            mono = mw32 @ x
+            np.matmul(mw32, x, out=mono)
         mono_powers = _segment_sums(mono[None, :], sr)
-        if factor:
-            y = low.process(mono[: n - n % factor])
+        if factor > 1:
+            y = low.process_input(n - n % factor)
+        elif factor:
+            y = mono[: n - n % factor].copy()
         else:
             y = low.process(mono)
             if last:

@@ -145,3 +145,28 @@ def test_the_duration_cap_holds_on_either_decoder(tmp_path, request, decoder):
     assert a.duration_s == pytest.approx(20.0, abs=0.2)
     whole = analyze_file(p, max_duration_s=25.0, tags=None)
     assert not whole.truncated and whole.analysed_s == pytest.approx(20.0, abs=0.1)
+
+
+@pytest.mark.parametrize("decoder", ["libsndfile", "pyav"])
+def test_a_file_at_the_analysis_rate_is_analysed_like_a_higher_rate_one(tmp_path, request, decoder):
+    """11 025 Hz files need no decimation; their blocks must still reach the analysis intact
+    (they once all pointed at one reused buffer: a 100 BPM click track came out at 90 BPM, and
+    the mono and stereo copies of one signal disagreed)."""
+    from tests.unit.analysis.conftest import write_pcm
+
+    if decoder == "pyav":
+        request.getfixturevalue("pyav_only")
+    feats = {}
+    for sr, ch in ((11025, 1), (11025, 2), (22050, 1)):
+        y = click_track(100, 20, sr) + sine(440.0, 20, sr, dbfs=-20)
+        p = write_pcm(tmp_path / f"{sr}-{ch}.wav", np.stack([y] * ch), sr)
+        feats[sr, ch] = analyze_file(p, tags=None).features
+    mono, stereo, ref = feats[11025, 1], feats[11025, 2], feats[22050, 1]
+    for f in (mono, stereo):
+        assert abs(f["bpm"] - 100) / 100 < 0.04
+        assert f["key"] == ref["key"] == "A"
+        assert f["loudness_lufs"] - 10 * np.log10(2) * (f is stereo) == pytest.approx(
+            ref["loudness_lufs"], abs=0.3
+        )
+    for name in ("spectral_centroid_hz", "spectral_flatness", "zcr", "onset_rate"):
+        assert stereo[name] == pytest.approx(mono[name], rel=1e-3), name
