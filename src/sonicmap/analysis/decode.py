@@ -58,6 +58,9 @@ ANALYSIS_HOP = 256
 SEGMENT_S = 0.1
 """BS.1770 gating step (s): 400 ms blocks with 75 % overlap are sums of four 100 ms segments."""
 
+_HALF_HALF = np.array([0.5, 0.5], np.float32)
+_HALF_HALF.flags.writeable = False
+
 _SNDFILE_SUFFIXES = frozenset({".mp3", ".wav", ".wave", ".aif", ".aiff", ".aifc"})
 """Files tried with libsndfile first (by name; libsndfile then checks the content)."""
 
@@ -421,9 +424,8 @@ def _emitter(sr: int, ch: int, lw: np.ndarray, mw: np.ndarray):
                 powers = _segment_sums(x, sr, weights=lw)
         # the mix is written straight into the decimator's input (after its history)
         mono = low.input(n) if factor > 1 else scratch("mono", (n,))
-        if interleaved:
-            np.add(x[:, 0], x[:, 1], out=mono)
-            mono *= f32(0.5)
+        if interleaved:  # (L + R) / 2 as one BLAS matrix-vector product (the same floats)
+            np.matmul(x, _HALF_HALF, out=mono)
         elif ch == 1:
             mono[:] = x[0]
         elif ch == 2:
