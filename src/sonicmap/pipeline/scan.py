@@ -1065,13 +1065,23 @@ def _execute(
     try:
         while queue or suspects or pending:
             isolating = bool(suspects)
+            refused = False
             while (suspects or queue) and len(pending) < (1 if isolating else limit):
-                job = suspects.popleft() if suspects else queue.popleft()
-                pending[executor.submit(_run_job, job.path, job.known_fp)] = job
+                source = suspects if suspects else queue
+                job = source.popleft()
+                try:
+                    fut = executor.submit(_run_job, job.path, job.known_fp)
+                except BrokenProcessPool:
+                    # a worker died while the caller had our last result (this generator was
+                    # suspended): the job never ran; the futures in flight report the crash
+                    source.appendleft(job)
+                    refused = True
+                    break
+                pending[fut] = job
                 if isolating:
                     break
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            broken = False
+            done = wait(pending, return_when=FIRST_COMPLETED)[0] if pending else set()
+            broken = refused
             for fut in done:
                 job = pending.pop(fut)
                 try:

@@ -226,3 +226,29 @@ def test_processes_that_always_die_stop_the_scan(sqlite_store, small_library: Li
         ]
     assert len(crashed) < 3  # not the whole library marked failed
     assert all(t.mtime == -1.0 for t in crashed)  # and those few are retried next time
+
+
+@pytest.mark.slow
+def test_a_worker_dying_while_the_caller_holds_a_result_loses_no_file(
+    small_library: Library,
+) -> None:
+    """The pool breaks while the scan is busy with a result (writing a batch): new work is
+    refused by the dead pool, yet every file still gets exactly one result."""
+    import time
+
+    from sonicmap.pipeline.scan import WorkerSpec, _execute, _Job
+
+    good = sorted(small_library.good)
+    bomb = good[0].with_name("CRASH " + good[0].name)
+    shutil.copy(good[0], bomb)
+    paths = [str(p) for p in good[:2]] + [str(bomb)] + [str(p) for p in good[2:]]
+    assert len(paths) > 4 * 2  # more files than the pool takes at once: it is fed again later
+    results = []
+    for res in _execute(
+        [_Job(p, None, None) for p in paths], WorkerSpec(analyzer=CRASH), jobs=2, in_process=False
+    ):
+        results.append(res)
+        time.sleep(0.3)  # meanwhile a worker reaches the bomb and dies
+    assert sorted(r["path"] for r in results) == sorted(paths)
+    crashed = [r["path"] for r in results if r["error"] and "crashed" in r["error"]]
+    assert crashed == [str(bomb)]
