@@ -62,6 +62,8 @@ SEGMENT_S = 0.1
 
 _HALF_HALF = np.array([0.5, 0.5], np.float32)
 _HALF_HALF.flags.writeable = False
+_TWO = np.array([2.0])  # the weight of an interleaved stereo block's flat powers (two channels)
+_TWO.flags.writeable = False
 
 _SNDFILE_SUFFIXES = frozenset({".mp3", ".wav", ".wave", ".aif", ".aiff", ".aifc"})
 """Files tried with libsndfile first (by name; libsndfile then checks the content)."""
@@ -220,17 +222,18 @@ class _Decimator:
         return self._buf[self._keep : need]
 
     def process(self, x: np.ndarray) -> np.ndarray:
-        if self.factor == 1:
-            return x.copy()
         self.input(x.size)[:] = x
         return self.process_input(x.size)
 
     def process_input(self, n: int) -> np.ndarray:
         """Filter and decimate the first ``n`` samples written to :meth:`input` (n a multiple
-        of ``factor``)."""
+        of ``factor``); a factor of 1 (a file at the analysis rate) passes them on unfiltered,
+        as a copy (the input view is overwritten by the next block)."""
         d, j, taps = self.factor, _DECIM_TAPS_PER_PHASE, self._hr.size
-        k = n // d
         buf = self._buf
+        if d == 1:
+            return buf[self._keep : self._keep + n].copy()
+        k = n // d
         y = np.empty(k, np.float32)
         for p in range(min(j, k)):
             q = (k - p + j - 1) // j  # outputs p, p + j, p + 2j, … below k
@@ -392,62 +395,57 @@ def _sf_duration(f) -> float | None:
     return frames / f.samplerate if 0 < frames < 2**62 else None
 
 
-def _emitter(sr: int, ch: int, lw: np.ndarray, mw: np.ndarray):
+class _Emitter:
     """``emit(x, last) → Block`` for planar float32 x [shape=(ch, n)], with the decimator or
     resampler state carried across calls; ``emit(x, last, interleaved=True)`` takes interleaved
     frames x [shape=(n, ch)] of a mono or stereo file (channel weights 1)."""
-    mw32 = mw.astype(np.float32)
-    f32 = np.float32
-    factor = sr // ANALYSIS_SR if sr % ANALYSIS_SR == 0 else 0
-    low = _Decimator(factor, sr) if factor else _SwrResampler(sr)
-    seg = sr * SEGMENT_S
-    # interleaved stereo in whole-sample segments: L R L R … is one flat run of samples whose
-    # 100 ms dot products are Σ_c Σ x_c² (the channel weights of a stereo file are 1, 1)
-    flat_powers = ch == 2 and float(seg).is_integer()
 
-    def emit(x: np.ndarray, last: bool, *, interleaved: bool = False) -> Block:
+    def __init__(self, sr: int, ch: int, lw: np.ndarray, mw: np.ndarray) -> None:
+        self.sr, self.ch, self.lw = sr, ch, lw
+        self.mw32 = mw.astype(np.float32)
+        self.factor = sr // ANALYSIS_SR if sr % ANALYSIS_SR == 0 else 0
+        self.low = _Decimator(self.factor, sr) if self.factor else _SwrResampler(sr)
+        # interleaved stereo in whole-sample segments: L R L R … is one flat run of samples
+        # whose 100 ms dot products are Σ_c Σ x_c² (the channel weights of a stereo file are 1, 1)
+        self.flat_powers = ch == 2 and float(sr * SEGMENT_S).is_integer()
+
+    def _powers(self, x: np.ndarray, interleaved: bool) -> np.ndarray:
+        if interleaved:
+            return _segment_sums(x.reshape(1, -1), 2 * self.sr, weights=_TWO)
+        return _segment_sums(x, self.sr, weights=self.lw)
+
+    def __call__(self, x: np.ndarray, last: bool, *, interleaved: bool = False) -> Block:
         """x [shape=(ch, n), float32] (or [shape=(n, ch)] when ``interleaved``) → Block."""
+        ch, factor, low = self.ch, self.factor, self.low
         if interleaved and ch == 1:
             x, interleaved = x.reshape(1, -1), False
-        elif interleaved and not flat_powers:
+        elif interleaved and not self.flat_powers:
             x, interleaved = np.ascontiguousarray(x.T), False
-        if interleaved:
-            n = x.shape[0]
-            powers = _segment_sums(x.reshape(1, -1), 2 * sr) * 2.0
-        else:
-            n = x.shape[1]
-            powers = _segment_sums(x, sr, weights=lw)
+        n = x.shape[0] if interleaved else x.shape[1]
+        powers = self._powers(x, interleaved)
         # NaN/inf samples (broken float files) show in the powers; only then pay for a full check
         if not np.isfinite(powers).all() or (powers.size == 0 and not np.isfinite(x).all()):
             x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
-            if interleaved:
-                powers = _segment_sums(x.reshape(1, -1), 2 * sr) * 2.0
-            else:
-                powers = _segment_sums(x, sr, weights=lw)
+            powers = self._powers(x, interleaved)
         # the mix is written straight into the decimator's input (after its history)
-        mono = low.input(n) if factor > 1 else scratch("mono", (n,))
+        mono = low.input(n) if factor else scratch("mono", (n,))
         if interleaved:  # (L + R) / 2 as one BLAS matrix-vector product (the same floats)
             np.matmul(x, _HALF_HALF, out=mono)
         elif ch == 1:
             mono[:] = x[0]
         elif ch == 2:
             np.add(x[0], x[1], out=mono)
-            mono *= f32(0.5)
+            mono *= np.float32(0.5)
         else:
-            np.matmul(mw32, x, out=mono)
-        mono_powers = _segment_sums(mono[None, :], sr)
-        if factor > 1:
+            np.matmul(self.mw32, x, out=mono)
+        mono_powers = _segment_sums(mono[None, :], self.sr)
+        if factor:
             y = low.process_input(n - n % factor)
-        elif factor:
-            y = mono[: n - n % factor].copy()
         else:
             y = low.process(mono)
             if last:
                 y = np.concatenate([y, low.flush()])
         return Block(powers, mono_powers, y, n)
-
-    emit.factor = factor  # type: ignore[attr-defined]
-    return emit
 
 
 def _decode_sndfile(
@@ -455,7 +453,7 @@ def _decode_sndfile(
 ) -> Iterator[Block]:
     """libsndfile reads whole blocks, interleaved, straight into one reused buffer."""
     sr, ch = info.sample_rate, info.channels
-    emit = _emitter(sr, ch, np.ones(ch), np.full(ch, 1.0 / ch))
+    emit = _Emitter(sr, ch, np.ones(ch), np.full(ch, 1.0 / ch))
     block_len = BLOCK_S * sr
     limit = sys.maxsize if max_duration_s is None else int(max_duration_s * sr)
     buf = np.empty((block_len, ch), np.float32)
@@ -494,7 +492,7 @@ def _decode(
     sr, ch = info.sample_rate, info.channels
     stream = container.streams.audio[0]
     lw, mw = _channel_weights(stream.layout, ch)
-    emit = _emitter(sr, ch, lw, mw)
+    emit = _Emitter(sr, ch, lw, mw)
     factor = emit.factor
     block_len = BLOCK_S * sr
     limit = sys.maxsize if max_duration_s is None else int(max_duration_s * sr)
