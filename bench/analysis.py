@@ -70,14 +70,14 @@ def _work_pyav(path: str) -> None:
             frame.to_ndarray()
 
 
-def _sonicmap_decoder(path: Path) -> str:
+def _read_by_libsndfile(path: Path) -> bool:
+    """Whether sonicmap decodes ``path`` with libsndfile (then the ``pyav`` row is added)."""
     from sonicmap.analysis.decode import _open_sndfile
 
     snd = _open_sndfile(path)
-    if snd is None:
-        return "pyav"
-    snd.close()
-    return "libsndfile"
+    if snd is not None:
+        snd.close()
+    return snd is not None
 
 
 def _work_sonicmap(path: str) -> None:
@@ -270,7 +270,7 @@ def main() -> None:
         for key, paths in files.items():
             audio = audio_seconds(paths)
             methods = METHODS if key.startswith("short") else LONG_METHODS
-            if _sonicmap_decoder(paths[0]) != "pyav":
+            if _read_by_libsndfile(paths[0]):
                 methods = (*methods, "pyav")
             runs = all_runs[key] = {m: [] for m in methods}
             for _ in range(a.reps):  # interleave methods so load changes hit all alike
