@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import text
 
-from sonicmap.store.vectors import NumpyIndex, _stack
+from sonicmap.store.vectors import NumpyIndex, _row_norms, _stack
 
 log = logging.getLogger(__name__)
 
@@ -294,7 +294,7 @@ class ReadCache:
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         vecs = _stack([r[1] for r in rows])
         names = [r[2] for r in rows]
-        norms = np.sqrt(np.einsum("ij,ij->i", vecs, vecs, dtype=np.float32))
+        norms = _row_norms(vecs)
         self.loads += 1
         log.debug("read cache: loaded artists=%d generation=%d", len(ids), generation)
         return ArtistSnapshot(

@@ -322,6 +322,11 @@ class VectorIndex(ABC):
     def _delete(self, kind: str, ids: list[int]) -> None: ...
 
 
+def _row_norms(vecs: np.ndarray) -> np.ndarray:
+    """Euclidean norm of each row [shape=(n,), float32] (einsum: one thread, no BLAS pool)."""
+    return np.sqrt(np.einsum("ij,ij->i", vecs, vecs, dtype=np.float32))
+
+
 def _stack(blobs: Sequence[bytes]) -> np.ndarray:
     """[n] float32 blobs of 64 values → np.ndarray [shape=(n, 64), float32]."""
     if not blobs:
@@ -718,7 +723,7 @@ class NumpyIndex(VectorIndex):
             ).all()
         ids = np.array([r[0] for r in rows], dtype=np.int64)
         vecs = _stack([r[1] for r in rows])
-        norms = np.sqrt(np.einsum("ij,ij->i", vecs, vecs, dtype=np.float32))
+        norms = _row_norms(vecs)
         log.debug("loaded vectors backend=numpy kind=%s n=%d generation=%s", kind, len(ids), gen)
         return gen, ids, vecs, norms
 
@@ -769,7 +774,7 @@ class NumpyIndex(VectorIndex):
             new_vecs = np.concatenate([vecs[keep], m])
             order = np.argsort(new_ids, kind="stable")
             new_vecs = new_vecs[order]
-            new_norms = np.sqrt(np.einsum("ij,ij->i", new_vecs, new_vecs, dtype=np.float32))
+            new_norms = _row_norms(new_vecs)
             self._data[kind] = (gen, new_ids[order], new_vecs, new_norms)
 
     def _delete(self, kind: str, ids: list[int]) -> None:
