@@ -49,3 +49,15 @@ class PathNotAllowedError(SonicmapError):
 
 class NotEnoughDataError(SonicmapError):
     """Too few artists or tracks to do what was asked (e.g. fit a GMM)."""
+
+
+class ServerError(SonicmapError):
+    """A music server (Subsonic, Jellyfin) could not be reached or refused a request.
+
+    The message is one line naming the server and the cause (never the secret)."""
+
+    def __init__(self, server: str, cause: str, *, code: int | None = None) -> None:
+        self.server = server
+        self.cause = cause
+        self.code = code
+        super().__init__(f"server {server!r}: {cause}")

@@ -24,6 +24,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -279,4 +280,88 @@ class KeyValue(Base):
     updated_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 
 
+class Server(Base):
+    """A music server sonicmap syncs with (Subsonic/OpenSubsonic or Jellyfin).
+
+    ``secret`` holds a *reference* to the password or API key (``{"type": "password"|"api_key",
+    "source": "env"|"file", "ref": <variable name or file path>}``), or the value itself only when
+    the user asked for it (``"source": "stored"``); it is never printed or logged.
+    ``options``: per-server settings (``sync_after_scan``, ``refresh_playlists_on_activate``,
+    ``use_paths``, ``path_prefix``). ``sync_generation`` counts syncs; mapping rows carry the
+    generation that last saw them (rows of older generations vanished from the server).
+    """
+
+    __tablename__ = "servers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    # subsonic | jellyfin
+    kind: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(Text)
+    username: Mapped[str | None] = mapped_column(String(256))
+    secret: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    sync_generation: Mapped[int] = mapped_column(Integer, default=0)
+    last_sync_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    last_sync: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+
+class ServerSong(Base):
+    """A song of a server's catalogue and the sonicmap track it matched (``track_id`` None:
+    unmatched). ``method``: ``path`` | ``mbid`` | ``isrc`` | ``tags`` | ``title_duration``."""
+
+    __tablename__ = "server_songs"
+    server_id: Mapped[int] = mapped_column(
+        ForeignKey("servers.id", ondelete="CASCADE"), primary_key=True
+    )
+    server_song_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    server_artist_id: Mapped[str | None] = mapped_column(String(255))
+    track_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tracks.id", ondelete="SET NULL"), index=True
+    )
+    method: Mapped[str | None] = mapped_column(String(16))
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+
+class ServerArtist(Base):
+    """An artist of a server's catalogue and the sonicmap artist it corresponds to."""
+
+    __tablename__ = "server_artists"
+    server_id: Mapped[int] = mapped_column(
+        ForeignKey("servers.id", ondelete="CASCADE"), primary_key=True
+    )
+    server_artist_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(512))
+    artist_id: Mapped[int | None] = mapped_column(
+        ForeignKey("artists.id", ondelete="SET NULL"), index=True
+    )
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ServerPlaylist(Base):
+    """A playlist sonicmap created on a server (only these are ever updated or deleted).
+
+    ``key`` says what it holds (``cluster:<id>``, ``radio:<track id>``, ``artist:<id>``,
+    ``path:<a>:<b>``, or ``name:<name>``), unique per server; ``track_ids`` the sonicmap tracks
+    last pushed, in order (so a re-sync can refresh it under new song ids).
+    """
+
+    __tablename__ = "server_playlists"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    server_id: Mapped[int] = mapped_column(ForeignKey("servers.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    playlist_id: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(512))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    track_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("server_id", "key"),)
+
+
 Index("ix_tracks_album_artist", Track.album_id, Track.artist_id)
+Index("ix_server_songs_server_track", ServerSong.server_id, ServerSong.track_id)
+Index("ix_server_artists_server_artist", ServerArtist.server_id, ServerArtist.artist_id)
