@@ -34,6 +34,7 @@ from sqlalchemy import bindparam, delete, func, select
 
 from sonicmap.embedding import DEFAULT_WEIGHTS, LAYOUT_VERSION, aggregate_artist, embed_tracks
 from sonicmap.errors import NotFoundError, SonicmapError
+from sonicmap.sequencing import similarity
 from sonicmap.store.repo import get_state, put_embeddings, set_state
 from sonicmap.store.schema import (
     Album,
@@ -312,7 +313,8 @@ def similar_tracks(
     Returns
     -------
     list of dicts, best first: ``id``, ``path``, ``title``, ``artist_id``, ``artist``,
-    ``album_id``, ``album``, ``score`` (0..1), ``distance`` (cosine distance).
+    ``album_id``, ``album``, ``score`` (0..1), ``similarity`` (0..1 on the one scale of
+    :func:`sonicmap.sequencing.similarity`), ``distance`` (cosine distance).
     Raises :class:`NotFoundError` for an unknown or not yet embedded track.
     """
     _positive("k", k, allow_none=False)
@@ -371,6 +373,7 @@ def similar_tracks(
             "album_id": info[tid].album_id,
             "album": info[tid].album,
             "score": score_of(dist),
+            "similarity": similarity(float(dist)),
             "distance": float(dist),
         }
         for tid, dist in picked
@@ -379,7 +382,7 @@ def similar_tracks(
 
 # One statement, compiled once (the id list is an expanding parameter); run on a plain connection,
 # not an ORM session: a similar-tracks query is a few milliseconds, and a session costs ~0.2 ms.
-_TRACK_INFO = (
+TRACK_INFO = (
     select(
         Track.id,
         Track.path,
@@ -402,7 +405,7 @@ def _track_info(store: Any, ids: list[int]) -> dict[int, Any]:
         return out
     with store.engine.connect() as conn:
         for chunk in _chunks(ids, 5000):
-            for r in conn.execute(_TRACK_INFO, {"ids": chunk}):
+            for r in conn.execute(TRACK_INFO, {"ids": chunk}):
                 out[int(r.id)] = r
     return out
 
@@ -488,7 +491,9 @@ def similar_artists(
     Returns
     -------
     list of dicts, best first: ``id``, ``name``, ``artist`` (= name), ``n_tracks``, ``score``
-    (0..1), ``cosine_score``, ``membership_overlap`` (None when not blended), ``distance``.
+    (0..1), ``cosine_score``, ``membership_overlap`` (None when not blended), ``similarity``
+    (0..1 on the one scale of :func:`sonicmap.sequencing.similarity`, from the vectors alone),
+    ``distance``.
     Raises :class:`NotFoundError` for an unknown or not yet embedded artist.
     """
     _positive("k", k, allow_none=False)
@@ -528,6 +533,7 @@ def similar_artists(
             "score": score,
             "cosine_score": cos,
             "membership_overlap": overlap,
+            "similarity": similarity(float(dist)),
             "distance": float(dist),
         }
         for score, aid, cos, overlap, dist in ranked
