@@ -20,6 +20,12 @@ from sqlalchemy.orm import Session, sessionmaker
 log = logging.getLogger(__name__)
 
 
+# Execution option: a SQLite transaction begun with it takes the write lock at once (BEGIN
+# IMMEDIATE) instead of on its first write, so two such transactions queue (busy timeout) rather
+# than one failing with "database is locked" when both read first and then write.
+SQLITE_BEGIN_IMMEDIATE = "sonicmap_sqlite_begin_immediate"
+
+
 def normalise_url(url: str) -> str:
     """``postgresql://`` → ``postgresql+psycopg://`` (psycopg 3); SQLite URLs unchanged."""
     u = make_url(url)
@@ -67,7 +73,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            immediate = conn.get_execution_options().get(SQLITE_BEGIN_IMMEDIATE, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)

@@ -6,17 +6,24 @@ and refuses to run on an unmigrated database or one migrated by newer code.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, func, select
 
 from sonicmap.errors import SchemaVersionError
+from sonicmap.store.db import SQLITE_BEGIN_IMMEDIATE, is_sqlite
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+# pg_advisory_xact_lock key held while migrating: "sonicmap" in ASCII, a 64-bit key outside the
+# 32-bit range of the other advisory locks (hashtext() names, the model switch).
+MIGRATION_LOCK = int.from_bytes(b"sonicmap", "big")
 
 
 def _config(engine: Engine | None = None) -> Config:
@@ -45,16 +52,32 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+@contextmanager
+def _serialised(engine: Engine) -> Iterator[Connection]:
+    """One transaction for the whole migration, exclusive across processes: on PostgreSQL an
+    advisory lock held until commit, on SQLite the write lock taken at BEGIN. Alembic reads the
+    current revision only once it holds the lock, so every role of a deployment may run
+    `sonicmap db upgrade` at once: the first migrates, the others wait and find the schema at
+    the target."""
+    if is_sqlite(engine):
+        with engine.execution_options(**{SQLITE_BEGIN_IMMEDIATE: True}).begin() as conn:
+            yield conn
+        return
+    with engine.begin() as conn:
+        conn.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK)))
+        yield conn
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     cfg = _config(engine)
-    with engine.begin() as conn:
+    with _serialised(engine) as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
     cfg = _config(engine)
-    with engine.begin() as conn:
+    with _serialised(engine) as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, revision)
 
