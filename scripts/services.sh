@@ -1,49 +1,33 @@
 #!/usr/bin/env bash
-# Makes sure PostgreSQL (127.0.0.1:5432, trust auth for local connections) and Redis
-# (127.0.0.1:6379) are running: starts them when installed but stopped, installs them from
-# Debian's packages when absent (needs root or sudo). Idempotent.
+# Makes sure the binaries the test suite starts its own servers from are installed: PostgreSQL
+# (the pgserver wheel of the test extra, PostgreSQL 16 + pgvector; else the machine's initdb /
+# postgres) and redis-server. The suite itself starts a throwaway PostgreSQL and Redis on free
+# loopback ports in temporary folders and stops them (tests/testservices.py); this script starts
+# nothing, and never reads or edits system configuration or a running server.
+# Root (or sudo) is needed only to install a missing redis-server (Debian's redis-tools).
+# Run after scripts/_env.sh (uses the .venv's python to find pgserver). Idempotent.
 set -euo pipefail
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+PY="${VIRTUAL_ENV:+$VIRTUAL_ENV/bin/}python"
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-apt_install() {
+if [ -z "${SONICMAP_TEST_REDIS_URL:-}" ] && ! command -v redis-server >/dev/null 2>&1 \
+   && ! command -v redis-check-rdb >/dev/null 2>&1; then
+  # Debian's redis-tools ships the server executable (as redis-check-rdb, which runs as a server
+  # when started under the name redis-server) without a system service that would start at
+  # install, unlike the redis-server package.
+  echo "== redis-server is missing: installing Debian's redis-tools package (needs root)" >&2
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
   export DEBIAN_FRONTEND=noninteractive
-  if [ -z "${_APT_UPDATED:-}" ]; then $SUDO apt-get update -qq; _APT_UPDATED=1; fi
-  $SUDO apt-get install -y -qq "$@" >/dev/null
-}
-
-wait_port() {
-  for _ in $(seq 1 60); do port_open "$1" && return 0; sleep 0.5; done
-  echo "error: nothing is listening on 127.0.0.1:$1 after 30 s ($2)" >&2
-  return 1
-}
-
-if ! port_open 5432; then
-  if ! command -v pg_ctlcluster >/dev/null 2>&1; then
-    echo "== installing PostgreSQL (Debian package)" >&2
-    apt_install postgresql
-  fi
-  ver="$(ls /etc/postgresql | sort -V | tail -n 1)"
-  hba="/etc/postgresql/$ver/main/pg_hba.conf"
-  if ! $SUDO grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
-    # Local test server: trust loopback connections, as the project's tests expect.
-    $SUDO sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
-  fi
-  echo "== starting PostgreSQL $ver" >&2
-  $SUDO pg_ctlcluster --skip-systemctl-redirect "$ver" main start || true
-  wait_port 5432 PostgreSQL
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends redis-tools >/dev/null
 fi
 
-if ! port_open 6379; then
-  if ! command -v redis-server >/dev/null 2>&1; then
-    echo "== installing Redis (Debian package)" >&2
-    apt_install redis-server
+if [ -z "${SONICMAP_TEST_PG_URL:-}" ]; then
+  if ! "$PY" -c 'import sys; sys.path.insert(0, "tests"); import testservices as t; t.pg_bindir()' \
+      2>/dev/null; then
+    echo "error: no PostgreSQL binaries for the tests: install the test extra" \
+         "(pip install -e '.[test]', brings pgserver) or Debian's postgresql package," \
+         "or set SONICMAP_TEST_PG_URL to an existing server" >&2
+    exit 1
   fi
-  echo "== starting Redis" >&2
-  $SUDO mkdir -p /var/lib/redis /var/log/redis
-  $SUDO redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" \
-    --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
-  wait_port 6379 Redis
 fi

@@ -1,62 +1,34 @@
 """Shared fixtures.
 
-Databases: ``db_url`` is parametrised over SQLite (a temp file) and the machine's real PostgreSQL
-(``SONICMAP_TEST_PG_URL``, default ``postgresql://postgres@127.0.0.1:5432/postgres``); each test
-gets a fresh database created for it and dropped afterwards, so parallel runs never collide.
-``store`` is an open, migrated :class:`sonicmap.store.db.Store` on that database.
+Databases: ``db_url`` is parametrised over SQLite (a temp file) and PostgreSQL: the suite's own
+throwaway server with pgvector (``tests/testservices.py``; ``SONICMAP_TEST_PG_URL`` points it at an
+existing one instead); each test gets a fresh database created for it and dropped afterwards, so
+parallel runs never collide. ``store`` is an open, migrated :class:`sonicmap.store.db.Store` on
+that database. Redis likewise: the suite's own ``redis-server`` (or ``SONICMAP_TEST_REDIS_URL``).
 """
 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
+import testservices
 from sonicmap.store import migrate
 from sonicmap.store.db import Store, make_engine
-
-PG_ADMIN_URL = os.environ.get(
-    "SONICMAP_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-REDIS_URL = os.environ.get("SONICMAP_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+from testservices import create_pg_database, drop_pg_database, pg_available  # noqa: F401
 
 
-def pg_available() -> bool:
-    try:
-        eng = make_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
-        with eng.connect() as c:
-            c.execute(text("select 1"))
-        eng.dispose()
-        return True
-    except Exception:
-        return False
-
-
-def create_pg_database() -> str:
-    """Create a fresh, empty PostgreSQL database; return its URL."""
-    name = "sonicmap_test_" + uuid.uuid4().hex[:12]
-    admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_pg_database(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop the throwaway PostgreSQL / Redis this session started (and delete their folders)."""
+    testservices.stop_all()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database URL: a SQLite file, or a fresh database on the real PostgreSQL."""
+    """An empty database URL: a SQLite file, or a fresh database on the suite's PostgreSQL."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'sonicmap.db'}"
         return

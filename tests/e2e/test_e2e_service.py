@@ -1,7 +1,8 @@
 """End to end in service mode: API, worker and beat as real processes on PostgreSQL + Redis.
 
 ``POST /scans`` on a generated library → the scan runs in the worker → the auto-queue policy
-queues a training → the model is activated → clusters and similar artists come back over HTTP.
+queues a training → the model is activated → clusters, similar tracks and similar artists come
+back over HTTP; on the suite's PostgreSQL (it has pgvector) the same searches run on pgvector.
 The processes are started with the containers' exact commands (docker/entrypoint.sh + the
 compose ``command``), so this also proves the deployment wiring.
 """
@@ -15,6 +16,11 @@ import httpx
 import pytest
 import yaml
 from api_services import free_port, local_env, start_service, wait_http, wait_task
+from sqlalchemy import text
+
+from sonicmap.pipeline import embeddings
+from sonicmap.store.db import Store, make_engine
+from sonicmap.store.vectors import open_index
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -144,6 +150,26 @@ def test_scan_to_clusters_and_similar_artists_over_http(
         assert sum(p["probability"] for p in membership["probabilities"]) == pytest.approx(
             1, abs=1e-3
         )
+        tracks = client.get("/tracks", params={"limit": 1}).json()
+        tid = tracks["items"][0]["id"]
+        near = client.get(f"/tracks/{tid}/similar", params={"limit": 5})
+        assert near.status_code == 200, near.text
+        near_ids = [i["id"] for i in near.json()["items"]]
+        assert len(near_ids) == 5 and tid not in near_ids
+        # pgvector answers on this PostgreSQL: the pipeline's searches (those of the CLI; the API
+        # serves artists from its read cache) give the same neighbours as the API.
+        pg = Store(make_engine(pg_url))
+        try:
+            assert open_index(pg).backend == "pgvector"
+            by_pg = embeddings.similar_artists(pg, aid, 5)
+            assert {r["id"] for r in by_pg} == {i["id"] for i in items}
+            assert [r["id"] for r in embeddings.similar_tracks(pg, tid, 5)] == near_ids
+            with pg.engine.connect() as c:
+                n_tracks = c.execute(text("select count(*) from vec_tracks")).scalar()
+                n_artists = c.execute(text("select count(*) from vec_artists")).scalar()
+        finally:
+            pg.dispose()
+        assert (n_tracks, n_artists) == (N_ARTISTS * TRACKS_PER_ARTIST, N_ARTISTS)
         for svc in services:
             assert svc.alive(), f"{svc.name} died:\n{svc.log_tail()}"
     finally:

@@ -1,8 +1,8 @@
 """Run the containers' exact commands (docker/entrypoint.sh + compose ``command``) as processes.
 
 The environment is the one compose.yaml gives the sonicmap containers, with the container-only
-addresses (``postgres``, ``redis``, ``/music``, ``/data``) replaced by this machine's PostgreSQL
-database, Redis database index and temporary folders.
+addresses (``postgres``, ``redis``, ``/music``, ``/data``) replaced by a database and a Redis
+database index on the suite's own servers (``tests/testservices.py``) and temporary folders.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,61 +26,14 @@ ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
 _VAR = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
 
 
-REDIS_BASE = os.environ.get("SONICMAP_TEST_REDIS_URL", "redis://127.0.0.1:6379")
-COUNTER_KEY = "sonicmap:test:redis-db-counter"
-
-
-def allocate_redis_db() -> str:
-    """A Redis URL on a database index (1..15) no concurrent test session is likely to use.
-
-    Other engineers' Celery tests share the machine's Redis, so each session takes the next index
-    from a counter in db 0 (``INCR``, modulo 15, + 1) and empties it before use.
-    """
-    import redis
-
-    base = REDIS_BASE.rstrip("/")
-    r0 = redis.Redis.from_url(base + "/0", socket_connect_timeout=3)
-    index = int(r0.incr(COUNTER_KEY)) % 15 + 1
-    r0.close()
-    url = f"{base}/{index}"
-    r = redis.Redis.from_url(url, socket_connect_timeout=3)
-    r.flushdb()
-    r.close()
-    return url
-
-
-def redis_available() -> bool:
-    try:
-        import redis
-
-        redis.Redis.from_url(REDIS_BASE + "/0", socket_connect_timeout=2).ping()
-        return True
-    except Exception:
-        return False
-
-
-def _root_conftest():  # noqa: ANN202 - the module tests/conftest.py
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[2] / "conftest.py"
-    spec = importlib.util.spec_from_file_location("sonicmap_tests_root_conftest", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def pg_available() -> bool:
-    return bool(_root_conftest().pg_available())
-
-
-def create_pg_database() -> str:
-    """A fresh, empty database on the machine's PostgreSQL (tests/conftest.py's helper)."""
-    return str(_root_conftest().create_pg_database())
-
-
-def drop_pg_database(url: str) -> None:
-    _root_conftest().drop_pg_database(url)
+from testservices import (  # noqa: E402, F401  (re-exported for the API / e2e tests)
+    allocate_redis_db,
+    create_pg_database,
+    drop_pg_database,
+    free_port,
+    pg_available,
+    redis_available,
+)
 
 
 def load_compose() -> dict[str, Any]:
@@ -102,12 +54,6 @@ def container_env(service: str) -> dict[str, str]:
 
 def container_command(service: str) -> list[str]:
     return [str(x) for x in load_compose()["services"][service]["command"]]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def local_env(
@@ -220,16 +166,12 @@ def wait_task(base: str, task_id: str, *, timeout: float = 90) -> dict[str, Any]
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     """This test session's private Redis database (see :func:`allocate_redis_db`)."""
-    if not redis_available():
-        pytest.skip(f"Redis is not reachable at {REDIS_BASE}")
     return allocate_redis_db()
 
 
 @pytest.fixture
 def pg_url():  # noqa: ANN201
-    """A fresh database on the machine's PostgreSQL (dropped afterwards)."""
-    if not pg_available():
-        pytest.skip("PostgreSQL is not reachable")
+    """A fresh database on the suite's PostgreSQL (dropped afterwards)."""
     url = create_pg_database()
     try:
         yield url
