@@ -22,7 +22,9 @@ the same cost; what libsndfile saves is the Python loop over PyAV's ~1,150-sampl
 an analysis), and its PCM reader costs ~0.25× PyAV's frames. Everything else, any file libsndfile
 will not open, and files with more than two channels (PyAV knows their layout: the LFE) go through
 PyAV (FFmpeg). The two MP3 decoders agree to ~5e-6 per sample and in length (both honour the LAME
-gapless header).
+gapless header). Each is the other's fallback: a file the first decoder refuses (cannot open, no
+audio stream, no audio decoded) is handed to the other (libsndfile then takes any channel count)
+before it is called undecodable, and that error names both refusals.
 """
 
 from __future__ import annotations
@@ -295,12 +297,16 @@ def probe(path: str | Path) -> StreamInfo:
         return _info(container, path)
 
 
-def _open(path: str | Path) -> av.container.InputContainer:
-    p = Path(path)
+def _check_file(p: Path) -> None:
     if not p.is_file():
         raise DecodeError(f"{p}: no such file (expected a readable audio file)")
     if p.stat().st_size == 0:
         raise DecodeError(f"{p}: file is empty (0 bytes); expected an audio file")
+
+
+def _open(path: str | Path) -> av.container.InputContainer:
+    p = Path(path)
+    _check_file(p)
     try:
         return av.open(str(p), mode="r")
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
@@ -338,6 +344,10 @@ def iter_blocks(
 ) -> Iterator[Block]:
     """Decode ``path`` in 2 s blocks (see the module docstring).
 
+    The preferred decoder for the file (see "Decoders" above) is tried first; when it refuses the
+    file (cannot open it, finds no audio stream, or decodes no audio at all) the other one is
+    tried before the file is called undecodable, and the error then names both refusals.
+
     Parameters
     ----------
     path : file path
@@ -347,39 +357,81 @@ def iter_blocks(
 
     Raises
     ------
-    DecodeError : the file cannot be opened, has no audio, or no audio frame decodes.
+    DecodeError : the file does not exist or is empty, or neither decoder decodes any audio
+        from it (the message names each decoder's reason).
     """
+    p = Path(path)
+    _check_file(p)
     stats = stats or DecodeStats()
-    snd = _open_sndfile(path)
-    if snd is not None:
-        with snd:
-            info = StreamInfo(snd.samplerate, snd.channels, _sndfile_codec(snd), _sf_duration(snd))
-            if info_out is not None:
-                info_out.append(info)
-            yield from _decode_sndfile(snd, info, path, max_duration_s, stats)
-        return
-    container = _open(path)
-    try:
-        info = _info(container, path)
+    sndfile_first = p.suffix.lower() in _SNDFILE_SUFFIXES
+    order = [("libsndfile", _sndfile_blocks), ("PyAV", _pyav_blocks)]
+    if not sndfile_first:
+        order.reverse()
+    refusals: list[str] = []
+    for attempt, (name, decoder) in enumerate(order):
+        box: list[StreamInfo] = []
+        blocks = decoder(p, max_duration_s, stats, box, fallback=attempt > 0)
+        try:
+            first = next(blocks)
+        except DecodeError as exc:
+            refusals.append(f"{name}: {_reason(exc, p)}")
+            stats.truncated, stats.skipped_packets = False, 0
+            continue
+        if attempt:
+            logger.info("decoded by the fallback decoder path=%s refused: %s", p, refusals[0])
         if info_out is not None:
-            info_out.append(info)
-        yield from _decode(container, info, path, max_duration_s, stats)
+            info_out.append(box[0])
+        yield first
+        yield from blocks
+        return
+    raise DecodeError(f"{p}: not a decodable audio file ({'; '.join(refusals)})")
+
+
+def _reason(exc: DecodeError, p: Path) -> str:
+    """The message of a decoder's refusal without the path and the "not decodable" wrapper."""
+    msg = str(exc).removeprefix(f"{p}: ")
+    wrapper = "not a decodable audio file ("
+    return msg[len(wrapper) : -1] if msg.startswith(wrapper) and msg.endswith(")") else msg
+
+
+def _pyav_blocks(
+    p: Path, max_duration_s: float | None, stats: DecodeStats, box: list, *, fallback: bool
+) -> Iterator[Block]:
+    """PyAV (FFmpeg): any container and codec FFmpeg knows."""
+    container = _open(p)
+    try:
+        info = _info(container, p)
+        box.append(info)
+        yield from _decode(container, info, p, max_duration_s, stats)
     finally:
         container.close()
 
 
-def _open_sndfile(path: str | Path):
-    """A ``soundfile.SoundFile`` for an MP3/WAV/AIFF file libsndfile can read with one or two
-    channels; ``None`` otherwise (PyAV then opens it and reports any error)."""
-    if _sf is None or Path(path).suffix.lower() not in _SNDFILE_SUFFIXES:
-        return None
+def _sndfile_blocks(
+    p: Path, max_duration_s: float | None, stats: DecodeStats, box: list, *, fallback: bool
+) -> Iterator[Block]:
+    """libsndfile: WAV, AIFF, FLAC, Ogg Vorbis, MP3 (mpg123) and its other formats."""
+    f = _open_sndfile(p, any_layout=fallback)
+    with f:
+        info = StreamInfo(f.samplerate, f.channels, _sndfile_codec(f), _sf_duration(f))
+        box.append(info)
+        yield from _decode_sndfile(f, info, p, max_duration_s, stats)
+
+
+def _open_sndfile(path: Path, *, any_layout: bool = False):
+    """A ``soundfile.SoundFile`` for ``path``; raises :class:`DecodeError` with libsndfile's
+    reason when it cannot read the file. Unless ``any_layout`` (PyAV already refused the file),
+    more than two channels are refused too: PyAV knows their layout (the LFE)."""
+    if _sf is None:
+        raise DecodeError(f"{path}: libsndfile is not available on this platform")
     try:
         f = _sf.SoundFile(str(path))
-    except (RuntimeError, TypeError, ValueError, OSError):  # LibsndfileError is a RuntimeError
-        return None
-    if f.channels not in (1, 2) or f.samplerate <= 0:  # surround layouts: PyAV knows the LFE
+    except (RuntimeError, TypeError, ValueError, OSError) as exc:  # LibsndfileError: RuntimeError
+        raise DecodeError(f"{path}: {exc}") from None
+    if f.samplerate <= 0 or (f.channels not in (1, 2) and not any_layout):
+        layout = f"{f.channels} channels at {f.samplerate} Hz"
         f.close()
-        return None
+        raise DecodeError(f"{path}: {layout}; left to PyAV")
     return f
 
 

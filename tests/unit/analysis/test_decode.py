@@ -9,6 +9,7 @@ from tests.unit.analysis.test_loudness import reference_lufs
 
 from sonicmap.analysis import analyze_file
 from sonicmap.analysis.decode import ANALYSIS_SR, _Decimator, iter_blocks, lowpass_fir
+from sonicmap.errors import DecodeError
 from sonicmap.synth import write_audio
 
 
@@ -116,6 +117,36 @@ def test_a_file_libsndfile_cannot_read_falls_back_to_pyav(tmp_path, signal_44k):
     a = analyze_file(p, tags=None)
     assert a.info["codec"] == "aac"
     assert abs(a.features["bpm"] - 110) / 110 < 0.04 and a.features["key"] == "D"
+
+
+def test_a_file_pyav_cannot_read_falls_back_to_libsndfile(tmp_path, signal_44k, monkeypatch):
+    """A MATLAB 5 sound file named .flac: FFmpeg has no decoder for it, libsndfile reads it."""
+    import soundfile
+
+    import sonicmap.analysis.decode as decode
+
+    y, sr = signal_44k
+    p = tmp_path / "really mat5.flac"
+    soundfile.write(p, y.T, sr, format="MAT5", subtype="FLOAT")
+    with monkeypatch.context() as m:
+        m.setattr(decode, "_sf", None)  # PyAV alone refuses it
+        with pytest.raises(DecodeError, match="PyAV: "):
+            analyze_file(p, tags=None)
+    a = analyze_file(p, tags=None)
+    assert a.info["codec"] == "float"
+    assert abs(a.features["bpm"] - 110) / 110 < 0.04 and a.features["key"] == "D"
+
+
+@pytest.mark.parametrize("name", ["noise.wav", "noise.flac"])
+def test_a_file_neither_decoder_reads_names_both_refusals(tmp_path, name):
+    p = tmp_path / name
+    p.write_bytes(np.random.default_rng(3).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    with pytest.raises(DecodeError, match="not a decodable audio file") as err:
+        list(iter_blocks(p))
+    msg = str(err.value)
+    assert "libsndfile: " in msg and "PyAV: " in msg, msg
+    first = "libsndfile" if name.endswith(".wav") else "PyAV"
+    assert msg.index(first) < msg.index("libsndfile" if first == "PyAV" else "PyAV")
 
 
 def test_surround_wav_keeps_the_lfe_out_of_the_loudness(tmp_path):
