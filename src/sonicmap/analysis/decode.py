@@ -302,6 +302,11 @@ def _check_file(p: Path) -> None:
         raise DecodeError(f"{p}: no such file (expected a readable audio file)")
     if p.stat().st_size == 0:
         raise DecodeError(f"{p}: file is empty (0 bytes); expected an audio file")
+    try:
+        with open(p, "rb"):
+            pass
+    except OSError as exc:  # no read permission for this user, or an I/O error
+        raise DecodeError(f"{p}: cannot read the file ({exc.strerror or exc})") from None
 
 
 def _open(path: str | Path) -> av.container.InputContainer:

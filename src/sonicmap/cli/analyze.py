@@ -82,7 +82,9 @@ def _row(rec: dict[str, Any]) -> str:
 
 def analyze_cmd(
     files: list[Path] = typer.Argument(
-        ..., help="Audio files (MP3, FLAC, Ogg, Opus, M4A, WAV, AIFF, ...)."
+        ...,
+        help="Audio files (MP3, FLAC, Ogg, Opus, M4A, WAV, AIFF, ...).",
+        readable=False,  # an unreadable file is reported in its own record, not a usage error
     ),
     json_out: bool = typer.Option(
         False, "--json", help="One JSON object per line per file (JSON Lines)."
@@ -97,9 +99,11 @@ def analyze_cmd(
 
     With --json, prints one JSON object per file and line: path, error (null or what was wrong),
     features, sources (signal or tag:<name> per feature), embedding (64 floats or null) and
-    analysis_version. A bad file yields its error and the next file is analysed.
+    analysis_version. A bad file (missing, unreadable, not audio) yields its error and the next
+    file is analysed.
 
-    Exit status: 0 when every file was analysed, 1 when at least one failed.
+    Exit status: 0 when every file was analysed, 1 when at least one failed (the others' records
+    are printed all the same), 2 for a usage error (no file given, unknown option).
     """
     cap = max_seconds if max_seconds is not None else get_config().settings.max_analysis_seconds
     if not json_out:
