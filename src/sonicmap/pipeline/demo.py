@@ -176,9 +176,9 @@ def _call(module: str, name: str, *args: Any, **kwargs: Any) -> Any:
     except Exception as exc:  # noqa: BLE001 - the demo reports and goes on
         log.exception("%s.%s failed", module, name)
         return {"status": "failed", "error": " ".join(str(exc).split()) or type(exc).__name__}
-    from sonicmap.pipeline.scan import _jsonable
+    from sonicmap.pipeline.scan import jsonable
 
-    return _jsonable(out if not hasattr(out, "__dict__") or isinstance(out, dict) else vars(out))
+    return jsonable(out if not hasattr(out, "__dict__") or isinstance(out, dict) else vars(out))
 
 
 def _list_clusters(store: Any) -> Any:

@@ -169,4 +169,4 @@ def cached_analyze(path: str, *, max_duration_s: float | None = None, tags: Any 
             if same and v.get("analysis"):
                 return CachedAnalysis(**v["analysis"])
     fallback = _CACHE_STORE.get("fallback") or scan.DEFAULT_ANALYZER
-    return scan._resolve(fallback)(path, max_duration_s=max_duration_s, tags=tags)
+    return scan.resolve(fallback)(path, max_duration_s=max_duration_s, tags=tags)

@@ -236,7 +236,7 @@ def test_a_worker_dying_while_the_caller_holds_a_result_loses_no_file(
     refused by the dead pool, yet every file still gets exactly one result."""
     import time
 
-    from sonicmap.pipeline.scan import WorkerSpec, _execute, _Job
+    from sonicmap.pipeline.scan import Job, WorkerSpec, execute
 
     good = sorted(small_library.good)
     bomb = good[0].with_name("CRASH " + good[0].name)
@@ -244,11 +244,46 @@ def test_a_worker_dying_while_the_caller_holds_a_result_loses_no_file(
     paths = [str(p) for p in good[:2]] + [str(bomb)] + [str(p) for p in good[2:]]
     assert len(paths) > 4 * 2  # more files than the pool takes at once: it is fed again later
     results = []
-    for res in _execute(
-        [_Job(p, None, None) for p in paths], WorkerSpec(analyzer=CRASH), jobs=2, in_process=False
+    for res in execute(
+        [Job(p, None, None) for p in paths], WorkerSpec(analyzer=CRASH), jobs=2, in_process=False
     ):
         results.append(res)
         time.sleep(0.3)  # meanwhile a worker reaches the bomb and dies
     assert sorted(r["path"] for r in results) == sorted(paths)
     crashed = [r["path"] for r in results if r["error"] and "crashed" in r["error"]]
     assert crashed == [str(bomb)]
+
+
+def test_post_steps_handed_in_run_in_order_and_a_failing_one_is_failed_not_skipped(
+    store, small_library: Library, db_url: str
+) -> None:
+    from sonicmap.pipeline.scan import PostStep
+
+    seen: list[str] = []
+
+    def ok(store_, cfg, result):
+        seen.append("ok")
+        return {"status": "ok", "tracks": len(result.track_ids)}
+
+    def broken(store_, cfg, result):
+        seen.append("broken")
+        raise ModuleNotFoundError("No module named 'sonicmap.missing'")
+
+    def after(store_, result):
+        seen.append("after")
+        return {"status": "skipped", "reason": "test"}
+
+    r = scan(
+        store,
+        small_library,
+        db_url,
+        post_steps=[PostStep("first", ok), PostStep("second", broken)],
+        after_scan=after,
+    )
+    assert r.status == "completed" and seen == ["ok", "broken", "after"]
+    assert r.post["first"] == {"status": "ok", "tracks": len(small_library.good)}
+    assert r.post["second"] == {
+        "status": "failed",
+        "error": "ModuleNotFoundError: No module named 'sonicmap.missing'",
+    }
+    assert r.to_dict()["post"]["after_scan"] == {"status": "skipped", "reason": "test"}
