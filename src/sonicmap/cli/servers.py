@@ -245,6 +245,7 @@ def remove_cmd(
 @handle_errors
 def set_cmd(
     name: str = typer.Argument(..., help="Server name."),
+    url: str | None = typer.Option(None, "--url", help="A new base URL."),
     sync_after_scan: bool | None = typer.Option(None, "--sync-after-scan/--no-sync-after-scan"),
     refresh_on_activate: bool | None = typer.Option(
         None, "--refresh-playlists-on-activate/--no-refresh-playlists-on-activate"
@@ -253,7 +254,7 @@ def set_cmd(
     path_prefix: str | None = typer.Option(None, "--path-prefix", help="'' to clear."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Change a server's options."""
+    """Change a server's URL or options."""
     from sonicmap.pipeline import servers as srv
 
     opts: dict[str, Any] = {}
@@ -265,7 +266,7 @@ def set_cmd(
         opts["use_paths"] = use_paths
     if path_prefix is not None:
         opts["path_prefix"] = path_prefix or None
-    info = srv.set_options(get_store(), name, **opts)
+    info = srv.set_options(get_store(), name, url=url, **opts)
     if json_out:
         emit_json(info.to_dict())
     else:

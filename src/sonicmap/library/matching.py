@@ -10,8 +10,9 @@ A server song is matched to a track by the first rung that gives **exactly one**
    file of another folder.
 2. ``mbid``: the MusicBrainz recording id.
 3. ``isrc``: the ISRC.
-4. ``tags``: normalised artist + title + album, durations within ±2 s.
-5. ``title_duration``: normalised artist + title, durations within ±2 s.
+4. ``tags``: normalised artist + title + album, durations within ±2 s (two such tracks: the
+   one with the same track and disc number).
+5. ``title_duration``: normalised artist + title, durations within ±2 s (same tie-break).
 
 At rungs 2-3 several tracks with the same id (one recording on two albums) are narrowed by album
 and duration; at rungs 4-5 a key that still leaves two or more tracks is skipped, not guessed:
@@ -51,6 +52,8 @@ class RemoteSong:
     path: str | None = None
     mbid: str | None = None
     isrc: str | None = None
+    track_no: int | None = None
+    disc_no: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,8 @@ class LocalTrack:
     duration_s: float | None = None
     mbid: str | None = None
     isrc: str | None = None
+    track_no: int | None = None
+    disc_no: int | None = None
 
 
 def norm_text(s: str | None) -> str:
@@ -195,6 +200,13 @@ class Matcher:
 
     def _by_duration(self, cands: Sequence[int], song: RemoteSong) -> int | None:
         close = [t for t in cands if _close(self.tracks[t].duration_s, song.duration_s)]
+        if len(close) > 1 and song.track_no is not None:  # two "Intro"s: the track number
+            close = [
+                t
+                for t in close
+                if self.tracks[t].track_no == song.track_no
+                and (song.disc_no is None or self.tracks[t].disc_no in (None, song.disc_no))
+            ]
         return close[0] if len(close) == 1 else None
 
     def match_tags(self, song: RemoteSong) -> tuple[int, str] | None:

@@ -231,12 +231,16 @@ def remove_server(store: Any, server: ServerInfo | int | str) -> ServerInfo:
     return info
 
 
-def set_options(store: Any, server: ServerInfo | int | str, **options: Any) -> ServerInfo:
-    """Change some per-server options (see :data:`DEFAULT_OPTIONS`)."""
+def set_options(
+    store: Any, server: ServerInfo | int | str, *, url: str | None = None, **options: Any
+) -> ServerInfo:
+    """Change some per-server options (see :data:`DEFAULT_OPTIONS`) and/or its URL."""
     clean = validate_options(options)
     with store.session() as ses:
         row = _row(ses, server)
         row.options = {**(row.options or {}), **clean}
+        if url is not None:
+            row.url = validate_url(url)
         ses.flush()
         return _info(row)
 

@@ -108,6 +108,10 @@ def _rel(path: str, roots: Sequence[str]) -> str | None:
     return os.path.relpath(path, root).replace(os.sep, "/")
 
 
+def _int(v: Any) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
 def load_local_tracks(store: Any, roots: Sequence[str]) -> list[LocalTrack]:
     """Every track as the matcher needs it (tags from the stored tag read)."""
     out: list[LocalTrack] = []
@@ -139,6 +143,8 @@ def load_local_tracks(store: Any, roots: Sequence[str]) -> list[LocalTrack]:
                     duration_s=dur,
                     mbid=tags.get("musicbrainz_trackid"),
                     isrc=tags.get("isrc"),
+                    track_no=_int(tags.get("track_no")),
+                    disc_no=_int(tags.get("disc_no")),
                 )
             )
     return out

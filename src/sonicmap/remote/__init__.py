@@ -59,9 +59,7 @@ def resolve_secret(
     if src == "env":
         value = (os.environ if env is None else env).get(str(where))
         if not value:
-            raise ServerError(
-                server, f"the environment variable {where} (its secret) is not set"
-            )
+            raise ServerError(server, f"the environment variable {where} (its secret) is not set")
         return value
     if src == "file":
         try:

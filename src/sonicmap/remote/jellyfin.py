@@ -43,6 +43,8 @@ def _song(d: Mapping[str, Any]) -> RemoteSong:
         path=d.get("Path") or None,
         mbid=prov.get("musicbrainzrecording") or prov.get("musicbrainztrack") or None,
         isrc=prov.get("isrc") or None,
+        track_no=d.get("IndexNumber") if isinstance(d.get("IndexNumber"), int) else None,
+        disc_no=d.get("ParentIndexNumber") if isinstance(d.get("ParentIndexNumber"), int) else None,
     )
 
 

@@ -44,6 +44,8 @@ def _song(d: Mapping[str, Any]) -> RemoteSong:
         path=d.get("path") or None,
         mbid=d.get("musicBrainzId") or None,
         isrc=isrc or None,
+        track_no=d.get("track") if isinstance(d.get("track"), int) else None,
+        disc_no=d.get("discNumber") if isinstance(d.get("discNumber"), int) else None,
     )
 
 
