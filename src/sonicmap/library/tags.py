@@ -105,6 +105,7 @@ _ID3_FRAMES = {
     "TPOS": "discnumber",
     "TBPM": "bpm",
     "TKEY": "initialkey",
+    "TSRC": "isrc",
 }
 _MP4_ATOMS = {
     "\xa9nam": "title",
@@ -193,6 +194,7 @@ class Tags:
     musicbrainz_artistids: list[str] = field(default_factory=list)
     musicbrainz_albumartistid: str | None = None
     musicbrainz_albumid: str | None = None
+    isrc: str | None = None
     descriptors: dict[str, TagValue] = field(default_factory=dict)
     ab_classes: dict[str, dict[str, float]] = field(default_factory=dict)
     raw: dict[str, list[str]] = field(default_factory=dict)
@@ -464,6 +466,7 @@ def read_tags(path: str | os.PathLike[str]) -> Tags:
     )
     tags.musicbrainz_albumartistid = _first(raw, "musicbrainz_albumartistid")
     tags.musicbrainz_albumid = _first(raw, "musicbrainz_albumid")
+    tags.isrc = _first(raw, "isrc")
     tags.descriptors, tags.ab_classes = _descriptors(raw, p)
     return tags
 

@@ -269,3 +269,24 @@ def test_truncated_file_does_not_crash(copy) -> None:
         assert str(p.name) in str(exc)
     else:
         assert t.title is None
+
+
+def test_isrc_from_id3_tsrc_vorbis_and_mp4(copy) -> None:
+    from mutagen.id3 import TSRC
+
+    p = copy("mp3")
+    tags = ID3()
+    tags.add(TSRC(encoding=3, text=["GBAYE0601498"]))
+    tags.save(p)
+    assert read_tags(p).isrc == "GBAYE0601498"
+    f = copy("flac")
+    flac = FLAC(f)
+    flac["ISRC"] = ["USRC17607839"]
+    flac.save()
+    assert read_tags(f).isrc == "USRC17607839"
+    m = copy("m4a")
+    mp4 = MP4(m)
+    mp4["----:com.apple.iTunes:ISRC"] = [MP4FreeForm(b"FRZ039800212")]
+    mp4.save()
+    assert read_tags(m).isrc == "FRZ039800212"
+    assert read_tags(copy("ogg", "plain")).isrc is None
