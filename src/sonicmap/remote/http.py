@@ -12,6 +12,7 @@ import http.client
 import json
 import socket
 import ssl
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -130,3 +131,44 @@ def request(
             server, f"answered more than {MAX_BODY // 2**20} MiB; refusing to read it"
         )
     return Response(status=status, content_type=ctype.lower(), body=body)
+
+
+class BaseClient:
+    """What every server client holds: its name (for errors), base URL, user, the secret (never
+    shown: see ``__repr__``), timeout, page size, and the requests made and the seconds spent
+    waiting for the server (reported apart from sonicmap's own time)."""
+
+    kind = ""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        url: str,
+        username: str | None,
+        secret: str,
+        secret_type: str = "password",
+        timeout: float = 30.0,
+        page_size: int = 500,
+    ) -> None:
+        self.name = name
+        self.base = url.rstrip("/")
+        self.username = username
+        self._secret = secret
+        self.secret_type = secret_type
+        self.timeout = timeout
+        self.page_size = page_size
+        self.requests = 0
+        self.server_seconds = 0.0
+
+    def __repr__(self) -> str:  # never the secret
+        return f"{type(self).__name__}(name={self.name!r}, url={self.base!r})"
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> Response:
+        """:func:`request` with this client's name and timeout, counted and timed."""
+        t0 = time.monotonic()
+        try:
+            return request(self.name, method, url, timeout=self.timeout, **kwargs)
+        finally:
+            self.requests += 1
+            self.server_seconds += time.monotonic() - t0

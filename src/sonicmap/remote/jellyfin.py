@@ -14,7 +14,6 @@ Endpoints used (Jellyfin's documented REST API, 10.8+): ``GET /System/Info``,
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -48,34 +47,13 @@ def _song(d: Mapping[str, Any]) -> RemoteSong:
     )
 
 
-class JellyfinClient:
+class JellyfinClient(http.BaseClient):
     kind = "jellyfin"
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        url: str,
-        username: str | None,
-        secret: str,
-        secret_type: str = "api_key",
-        timeout: float = 30.0,
-        page_size: int = 500,
-    ) -> None:
-        self.name = name
-        self.base = url.rstrip("/")
-        self.username = username
-        self._secret = secret
-        self.secret_type = secret_type
-        self.timeout = timeout
-        self.page_size = page_size
-        self._token: str | None = secret if secret_type == "api_key" else None
+    def __init__(self, *, secret_type: str = "api_key", **kwargs: Any) -> None:
+        super().__init__(secret_type=secret_type, **kwargs)
+        self._token: str | None = self._secret if secret_type == "api_key" else None
         self._user_id: str | None = None
-        self.requests = 0
-        self.server_seconds = 0.0
-
-    def __repr__(self) -> str:  # never the secret
-        return f"JellyfinClient(name={self.name!r}, url={self.base!r})"
 
     def _auth_header(self) -> str:
         parts = [
@@ -99,20 +77,13 @@ class JellyfinClient:
     ) -> Any:
         if auth and self._token is None:
             self._login()
-        t0 = time.monotonic()
-        try:
-            resp = http.request(
-                self.name,
-                method,
-                f"{self.base}{path}",
-                params=params,
-                headers={"Authorization": self._auth_header()},
-                json_body=body,
-                timeout=self.timeout,
-            )
-        finally:
-            self.requests += 1
-            self.server_seconds += time.monotonic() - t0
+        resp = self._request(
+            method,
+            f"{self.base}{path}",
+            params=params,
+            headers={"Authorization": self._auth_header()},
+            json_body=body,
+        )
         if resp.status in (401, 403):
             what = "API key" if self.secret_type == "api_key" else "user name or password"
             raise ServerError(

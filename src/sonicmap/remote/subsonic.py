@@ -49,34 +49,14 @@ def _song(d: Mapping[str, Any]) -> RemoteSong:
     )
 
 
-class SubsonicClient:
+class SubsonicClient(http.BaseClient):
     """One server. ``secret`` is the password (or the API key when ``secret_type="api_key"``)."""
 
     kind = "subsonic"
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        url: str,
-        username: str | None,
-        secret: str,
-        secret_type: str = "password",
-        timeout: float = 30.0,
-        page_size: int = 500,
-    ) -> None:
-        self.name = name
-        self.base = url.rstrip("/")
-        self.username = username
-        self._secret = secret
+    def __init__(self, *, secret_type: str = "password", **kwargs: Any) -> None:
+        super().__init__(secret_type=secret_type, **kwargs)
         self.mode = "api_key" if secret_type == "api_key" else "token"
-        self.timeout = timeout
-        self.page_size = page_size
-        self.requests = 0
-        self.server_seconds = 0.0
-
-    def __repr__(self) -> str:  # never the secret
-        return f"SubsonicClient(name={self.name!r}, url={self.base!r}, mode={self.mode!r})"
 
     # -- transport ------------------------------------------------------------------------------
     def _auth(self, mode: str) -> list[tuple[str, str]]:
@@ -90,21 +70,8 @@ class SubsonicClient:
         return [*user, ("p", "enc:" + self._secret.encode().hex())]
 
     def _once(self, method: str, params: Sequence[tuple[str, str]], mode: str) -> dict[str, Any]:
-        import time
-
         query = [*self._auth(mode), ("v", API_VERSION), ("c", CLIENT), ("f", "json"), *params]
-        t0 = time.monotonic()
-        try:
-            resp = http.request(
-                self.name,
-                "GET",
-                f"{self.base}/rest/{method}.view",
-                params=query,
-                timeout=self.timeout,
-            )
-        finally:
-            self.requests += 1
-            self.server_seconds += time.monotonic() - t0
+        resp = self._request("GET", f"{self.base}/rest/{method}.view", params=query)
         doc = resp.json(self.name, "the Subsonic API")
         body = doc.get("subsonic-response") if isinstance(doc, dict) else None
         if not isinstance(body, dict) or "status" not in body:
