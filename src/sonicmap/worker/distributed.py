@@ -10,13 +10,16 @@ Design (the way to grow beyond one machine, see ``docs/periodic-tasks.md``):
    deadlock.
 2. ``scan_analyse_chunk`` runs the scan pipeline's own per-file step
    (:func:`sonicmap.pipeline.scan.process_file`: tags + audio analysis, the expensive part) and
-   parks each outcome in ``app_state`` under ``analysis_cache:<sha1(path)>`` together with the
-   file's size and mtime.
+   parks each outcome in ``app_state`` under ``analysis_cache:<scan>:<sha1(path)>`` together
+   with the file's size and mtime; ``<scan>`` is the chord's own id (the task id of its
+   ``scan_finish``), handed to every chunk.
 3. ``scan_finish`` runs the ordinary :func:`sonicmap.pipeline.scan.scan_library` in-process with
-   the analyser seam pointing at :func:`cached_analyze`, which returns the parked analysis when
-   the file still has the same size and mtime (else it analyses the file itself). The scan
-   pipeline thus keeps sole ownership of change detection, moves, removal, batched commits,
-   resumability, the post-scan steps and the auto-queue hook; then the parked rows are deleted.
+   the analyser seam pointing at the :class:`AnalysisCache` of its scan, which returns the
+   parked analysis when the file still has the same size and mtime (else it analyses the file
+   itself). The scan pipeline thus keeps sole ownership of change detection, moves, removal,
+   batched commits, resumability, the post-scan steps and the auto-queue hook; then that scan's
+   parked rows — and only those — are deleted, so scans in flight together never see or delete
+   each other's.
 
 The cache lives in the database, so it needs nothing beyond what every worker already shares
 (no shared disk, works with RabbitMQ too). Every worker needs the music folder at the same path
@@ -32,26 +35,33 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
 
+from sonicmap.config import AppConfig
 from sonicmap.errors import SonicmapError
 from sonicmap.store.schema import KeyValue, Track, TrackFeatures
+
+if TYPE_CHECKING:
+    from sonicmap.store.db import Store
 
 log = logging.getLogger(__name__)
 
 CACHE_PREFIX = "analysis_cache:"
 
-#: The store ``cached_analyze`` reads from (set by ``scan_finish`` in this process).
-_CACHE_STORE: dict[str, Any] = {}
+
+def scan_prefix(cache_id: str) -> str:
+    """The start of every ``app_state`` key of the scan ``cache_id``'s parked analyses."""
+    return f"{CACHE_PREFIX}{cache_id}:"
 
 
-def cache_key(path: str) -> str:
-    return CACHE_PREFIX + hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()
+def cache_key(cache_id: str, path: str) -> str:
+    """The ``app_state`` key of ``path``'s parked analysis in the scan ``cache_id``."""
+    return scan_prefix(cache_id) + hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def find_candidates(store: Any, cfg: Any, paths: Sequence[str | Path] | None) -> list[str]:
+def find_candidates(store: Store, cfg: AppConfig, paths: Sequence[str | Path] | None) -> list[str]:
     """Files the scan will (probably) have to analyse: new, or size/mtime changed, or without a
     stored analysis. Only an optimisation — the scan itself decides; a miss costs a local
     analysis, an extra entry a wasted one.
@@ -84,46 +94,22 @@ def chunks(items: Sequence[str], size: int) -> list[list[str]]:
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
-def analyse_chunk(
-    store: Any, paths: Sequence[str], *, max_duration_s: float | None, analyzer: str | None
-) -> dict[str, int]:
-    """Analyse ``paths`` and park each outcome in the cache; returns counts."""
+def analyse_files(
+    paths: Sequence[str], *, max_duration_s: float | None, analyzer: str | None
+) -> list[dict[str, Any]]:
+    """The scan pipeline's per-file step on each of ``paths``, in this process."""
     from sonicmap.pipeline import scan
 
     spec = scan.WorkerSpec(
         analyzer=analyzer or scan.DEFAULT_ANALYZER, max_duration_s=max_duration_s
     )
     scan.cap_threads()
-    rows = []
-    failed = 0
-    for path in paths:
-        res = scan.process_file(spec, path, None)
-        if res["error"]:
-            failed += 1
-        rows.append(
-            KeyValue(
-                key=cache_key(path),
-                value={
-                    "path": path,
-                    "size": res["size"],
-                    "mtime": res["mtime"],
-                    "analysis": res["analysis"],
-                    "error": res["error"],
-                },
-                updated_at=datetime.now(UTC),
-            )
-        )
-    with store.session() as s:
-        for row in rows:
-            s.merge(row)
-    return {"files": len(paths), "failed": failed}
+    return [scan.process_file(spec, path, None) for path in paths]
 
 
-def clear_cache(store: Any) -> int:
-    with store.session() as s:
-        return int(
-            s.execute(delete(KeyValue).where(KeyValue.key.like(CACHE_PREFIX + "%"))).rowcount or 0
-        )
+def outcome_counts(outcomes: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """``{"files", "failed"}`` of per-file outcomes."""
+    return {"files": len(outcomes), "failed": sum(1 for r in outcomes if r["error"])}
 
 
 @dataclass
@@ -141,23 +127,45 @@ class CachedAnalysisError(SonicmapError):
     """The chunk worker's analysis of this file failed; the message is the original one."""
 
 
-def use_cache(store: Any | None, fallback: str | None) -> None:
-    """Point :func:`cached_analyze` at ``store`` (None: off) and its fallback analyser."""
-    if store is None:
-        _CACHE_STORE.clear()
-    else:
-        _CACHE_STORE["store"] = store
-        _CACHE_STORE["fallback"] = fallback
+class AnalysisCache:
+    """The analyses parked for one distributed scan (``cache_id``: the chord's id).
 
+    ``park`` (chunk tasks, any worker) analyses files and stores the outcomes; ``analyze`` is
+    the scan's analyser seam in ``scan_finish``; ``clear`` deletes this scan's rows only.
+    ``fallback`` is the ``"module:function"`` analyser for files without a valid parked
+    analysis (default: the real one).
+    """
 
-def cached_analyze(path: str, *, max_duration_s: float | None = None, tags: Any = None) -> Any:
-    """Analyser seam for the scan: the parked analysis of ``path`` if still valid, else analyse."""
-    from sonicmap.pipeline import scan
+    def __init__(self, store: Store, cache_id: str, *, fallback: str | None = None) -> None:
+        if not cache_id or len(cache_key(cache_id, "")) > 128:  # app_state.key is 128 chars
+            raise ValueError(f"cache_id={cache_id!r}: expected a non-empty id of at most 72 chars")
+        self.store = store
+        self.cache_id = cache_id
+        self.fallback = fallback
 
-    store = _CACHE_STORE.get("store")
-    if store is not None:
-        with store.session() as s:
-            v = s.scalar(select(KeyValue.value).where(KeyValue.key == cache_key(path)))
+    def park(
+        self, paths: Sequence[str], *, max_duration_s: float | None, analyzer: str | None
+    ) -> dict[str, int]:
+        """Analyse ``paths`` and park each outcome; returns ``{"files", "failed"}``."""
+        outcomes = analyse_files(paths, max_duration_s=max_duration_s, analyzer=analyzer)
+        now = datetime.now(UTC)
+        with self.store.session() as s:
+            for res in outcomes:
+                value = {k: res[k] for k in ("path", "size", "mtime", "analysis", "error")}
+                s.merge(
+                    KeyValue(key=cache_key(self.cache_id, res["path"]), value=value, updated_at=now)
+                )
+        return outcome_counts(outcomes)
+
+    def analyze(self, path: str, *, max_duration_s: float | None = None, tags: Any = None) -> Any:
+        """Analyser seam for the scan: the parked analysis of ``path`` if still valid, else
+        analyse the file with the fallback."""
+        from sonicmap.pipeline import scan
+
+        with self.store.session() as s:
+            v = s.scalar(
+                select(KeyValue.value).where(KeyValue.key == cache_key(self.cache_id, path))
+            )
         if v and v.get("path") == path:
             try:
                 st = os.stat(path)
@@ -168,5 +176,14 @@ def cached_analyze(path: str, *, max_duration_s: float | None = None, tags: Any 
                 raise CachedAnalysisError(v["error"])
             if same and v.get("analysis"):
                 return CachedAnalysis(**v["analysis"])
-    fallback = _CACHE_STORE.get("fallback") or scan.DEFAULT_ANALYZER
-    return scan.resolve(fallback)(path, max_duration_s=max_duration_s, tags=tags)
+        fallback = scan.resolve(self.fallback or scan.DEFAULT_ANALYZER)
+        return fallback(path, max_duration_s=max_duration_s, tags=tags)
+
+    def clear(self) -> int:
+        """Delete this scan's parked rows; returns how many."""
+        prefix = scan_prefix(self.cache_id)
+        with self.store.session() as s:
+            deleted = s.execute(
+                delete(KeyValue).where(KeyValue.key.startswith(prefix, autoescape=True))
+            )
+            return int(getattr(deleted, "rowcount", 0) or 0)

@@ -474,9 +474,9 @@ def scan_library(self: Task, paths: list[str] | None = None) -> dict[str, Any]:
             "queue": QUEUE_SCAN,
             "priority": prio if prio is not None else plan_to_broker(PRIORITY_SCAN),
         }
-        header = [scan_analyse_chunk.si(part).set(**opts) for part in parts]
-        finish_id = str(uuid.uuid4())
-        chord(header)(scan_finish.si(paths).set(task_id=finish_id, **opts))
+        finish_id = str(uuid.uuid4())  # also the id of the chord's parked analyses
+        header = [scan_analyse_chunk.si(part, cache_id=finish_id).set(**opts) for part in parts]
+        chord(header)(scan_finish.si(paths, cache_id=finish_id).set(task_id=finish_id, **opts))
         log.info(
             "distributed scan: %d files in %d chunks finish=%s", len(todo), len(parts), finish_id
         )
@@ -485,13 +485,18 @@ def scan_library(self: Task, paths: list[str] | None = None) -> dict[str, Any]:
     return run_recorded(self, "scan_library", args, body)
 
 
-def run_scan(store: Any, paths: list[str] | None, *, task_id: str | None) -> dict[str, Any]:
-    """The scan pipeline in this worker process, with the service-mode auto-queue hook."""
+def run_scan(
+    store: Any, paths: list[str] | None, *, task_id: str | None, cache_id: str | None = None
+) -> dict[str, Any]:
+    """The scan pipeline in this worker process, with the service-mode auto-queue hook;
+    ``cache_id``: the distributed scan whose parked analyses to use (then delete)."""
     from sonicmap.pipeline import scan
     from sonicmap.worker import distributed
 
     ws = get_worker_settings()
-    distributed.use_cache(store, ws.scan_analyzer)
+    cache = (
+        distributed.AnalysisCache(store, cache_id, fallback=ws.scan_analyzer) if cache_id else None
+    )
     try:
         res = scan.scan_library(
             store,
@@ -499,13 +504,13 @@ def run_scan(store: Any, paths: list[str] | None, *, task_id: str | None) -> dic
             paths=paths,
             jobs=1,
             in_process=True,
-            analyzer="sonicmap.worker.distributed:cached_analyze",
+            analyzer=cache.analyze if cache is not None else ws.scan_analyzer,
             after_scan=celery_after_scan,
             task_id=task_id,
         )
     finally:
-        distributed.use_cache(None, None)
-        _best_effort(lambda: distributed.clear_cache(store))
+        if cache is not None:
+            _best_effort(cache.clear)
     out = {"status": "completed", **_scan_summary(res)}
     post = getattr(res, "post", {}) or {}
     if isinstance(post.get("after_scan"), dict):
@@ -514,30 +519,39 @@ def run_scan(store: Any, paths: list[str] | None, *, task_id: str | None) -> dic
 
 
 @app.task(bind=True, name="scan_analyse_chunk")
-def scan_analyse_chunk(self: Task, paths: list[str]) -> dict[str, Any]:
-    """Analyse a chunk of a distributed scan (any worker); ``completed`` with the node name."""
+def scan_analyse_chunk(self: Task, paths: list[str], cache_id: str | None = None) -> dict[str, Any]:
+    """Analyse a chunk of a distributed scan (any worker); ``completed`` with the node name.
+
+    The outcomes are parked for the scan ``cache_id`` (a chunk published without one, by an
+    older coordinator, only analyses: its ``scan_finish`` analyses the files itself)."""
     from sonicmap.worker import distributed
 
     def body(store: Any) -> dict[str, Any]:
-        counts = distributed.analyse_chunk(
-            store,
-            paths,
-            max_duration_s=get_config().settings.max_analysis_seconds,
-            analyzer=get_worker_settings().scan_analyzer,
-        )
+        max_s = get_config().settings.max_analysis_seconds
+        analyzer = get_worker_settings().scan_analyzer
+        if cache_id is None:
+            counts = distributed.outcome_counts(
+                distributed.analyse_files(paths, max_duration_s=max_s, analyzer=analyzer)
+            )
+        else:
+            cache = distributed.AnalysisCache(store, cache_id)
+            counts = cache.park(paths, max_duration_s=max_s, analyzer=analyzer)
         return {"status": "completed", "worker": self.request.hostname, **counts}
 
     return run_recorded(self, "scan_analyse_chunk", {"files": len(paths)}, body)
 
 
 @app.task(bind=True, name="scan_finish")
-def scan_finish(self: Task, paths: list[str] | None = None) -> dict[str, Any]:
-    """Last step of a distributed scan: the scan pipeline using the parked analyses."""
+def scan_finish(
+    self: Task, paths: list[str] | None = None, cache_id: str | None = None
+) -> dict[str, Any]:
+    """Last step of a distributed scan: the scan pipeline using the parked analyses of
+    ``cache_id`` (None: analyses every file itself)."""
     return run_recorded(
         self,
         "scan_finish",
         {"paths": paths},
-        lambda store: run_scan(store, paths, task_id=self.request.id),
+        lambda store: run_scan(store, paths, task_id=self.request.id, cache_id=cache_id),
     )
 
 

@@ -75,7 +75,7 @@ def test_two_workers_share_a_scans_analysis(cluster, tmp_path):
         feats = list(s.scalars(select(TrackFeatures.features)))
     assert len(feats) == 12
     assert len({f["pid"] for f in feats}) >= 2
-    # the parked analyses are gone
+    # the parked analyses are gone (they were this chord's)
     from sonicmap.store.schema import KeyValue
     from sonicmap.worker.distributed import CACHE_PREFIX
 

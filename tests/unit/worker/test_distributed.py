@@ -31,22 +31,44 @@ def test_parked_analysis_is_used_while_the_file_is_unchanged(sqlite_store, tmp_p
     todo = distributed.find_candidates(sqlite_store, cfg, None)
     assert todo == sorted([str(bad), str(good)])
 
-    counts = distributed.analyse_chunk(sqlite_store, todo, max_duration_s=None, analyzer=FAKE)
+    cache = distributed.AnalysisCache(sqlite_store, "scan-a", fallback=FAKE)
+    counts = cache.park(todo, max_duration_s=None, analyzer=FAKE)
     assert counts == {"files": 2, "failed": 1}
 
-    distributed.use_cache(sqlite_store, FAKE)
-    try:
-        monkeypatch.setenv("SONICMAP_TEST_ANALYZE_SLEEP_S", "0")
-        parked = distributed.cached_analyze(str(good))
-        assert parked.duration_s == pytest.approx(0.2)
-        assert parked.features["pid"] == os.getpid()  # computed by the chunk, here in-process
-        with pytest.raises(distributed.CachedAnalysisError):
-            distributed.cached_analyze(str(bad))
-        # the file changed since: the parked analysis is ignored, the file analysed again
-        write_wav(good, seconds=0.3)
-        os.utime(good, (1, 1))
-        fresh = distributed.cached_analyze(str(good))
-        assert fresh.duration_s == pytest.approx(0.3)
-    finally:
-        distributed.use_cache(None, None)
-    assert distributed.clear_cache(sqlite_store) == 2
+    monkeypatch.setenv("SONICMAP_TEST_ANALYZE_SLEEP_S", "0")
+    parked = cache.analyze(str(good))
+    assert parked.duration_s == pytest.approx(0.2)
+    assert parked.features["pid"] == os.getpid()  # computed by the chunk, here in-process
+    with pytest.raises(distributed.CachedAnalysisError):
+        cache.analyze(str(bad))
+    # the file changed since: the parked analysis is ignored, the file analysed again
+    write_wav(good, seconds=0.3)
+    os.utime(good, (1, 1))
+    fresh = cache.analyze(str(good))
+    assert fresh.duration_s == pytest.approx(0.3)
+    assert cache.clear() == 2
+
+
+def test_each_scan_sees_and_deletes_only_its_own_parked_rows(sqlite_store, tmp_path, monkeypatch):
+    monkeypatch.setenv("SONICMAP_TEST_ANALYZE_SLEEP_S", "0")
+    track = tmp_path / "lib" / "a.wav"
+    write_wav(track)
+    mine = distributed.AnalysisCache(sqlite_store, "scan-1", fallback=FAKE)
+    theirs = distributed.AnalysisCache(sqlite_store, "scan-2", fallback=FAKE)
+    assert theirs.park([str(track)], max_duration_s=None, analyzer=FAKE)["files"] == 1
+    # scan 1 parked nothing: it analyses the file itself (another pid stands in for "not parked")
+    monkeypatch.setattr(os, "getpid", lambda: -1)
+    assert mine.analyze(str(track)).features["pid"] == -1
+    assert mine.clear() == 0
+    # scan 2's row survived scan 1's clean-up and is still used by scan 2
+    assert theirs.analyze(str(track)).features["pid"] != -1
+    assert theirs.clear() == 1
+
+
+def test_a_function_analyser_needs_in_process(sqlite_store, tmp_path):
+    from sonicmap.pipeline.scan import scan_library
+
+    cfg = load_config({"SONICMAP_LIBRARY_ROOTS": str(tmp_path), "SONICMAP_DATA_DIR": str(tmp_path)})
+    cache = distributed.AnalysisCache(sqlite_store, "scan-x")
+    with pytest.raises(ValueError, match="in_process=True"):
+        scan_library(sqlite_store, cfg, analyzer=cache.analyze, in_process=False)

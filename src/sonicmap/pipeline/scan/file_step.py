@@ -32,7 +32,9 @@ DEFAULT_TAG_READER = "sonicmap.library.tags:read_tags"
 class WorkerSpec:
     """Everything a worker needs, as plain data (sent once to each process)."""
 
-    analyzer: str = DEFAULT_ANALYZER
+    #: ``"module:function"``; or the function itself when analysing in-process (a callable
+    #: need not survive pickling, e.g. a bound method holding a store)
+    analyzer: str | Callable[..., Any] = DEFAULT_ANALYZER
     tag_reader: str = DEFAULT_TAG_READER
     max_duration_s: float | None = 1800.0
     #: fingerprints of stored tracks whose path disappeared: a file with one of these is a move
@@ -62,8 +64,11 @@ def init_worker(spec: WorkerSpec) -> None:
     _SPEC = spec
 
 
-def resolve(dotted: str) -> Callable[..., Any]:
-    """The function named ``"module:function"`` (cached per process)."""
+def resolve(dotted: str | Callable[..., Any]) -> Callable[..., Any]:
+    """The function named ``"module:function"`` (cached per process), or ``dotted`` itself when
+    it is already a function."""
+    if not isinstance(dotted, str):
+        return dotted
     fn = _FUNCS.get(dotted)
     if fn is None:
         module, _, name = dotted.partition(":")

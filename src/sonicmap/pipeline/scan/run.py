@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sonicmap.config import AppConfig
 from sonicmap.library.walk import scan_targets
@@ -36,7 +36,7 @@ def scan_library(
     jobs: int | None = None,
     progress: ProgressFn | None = None,
     after_scan: ScanHook | None = None,
-    analyzer: str | None = None,
+    analyzer: str | Callable[..., Any] | None = None,
     tag_reader: str | None = None,
     analysis_version: int | None = None,
     in_process: bool = False,
@@ -56,13 +56,19 @@ def scan_library(
     after_scan : the adapter's :class:`ScanHook`, called last with the store and the result.
     analyzer, tag_reader : ``"module:function"`` seams (defaults: the real analysis and tag
         reader); tests plug small fakes here. Strings, because they cross into the analysis
-        processes.
+        processes; with ``in_process`` the analyser may be the function itself (the
+        distributed scan's cache of parked analyses is a bound method).
     analysis_version : version of ``analyzer`` (default ``sonicmap.analysis.ANALYSIS_VERSION``);
         stored analyses of another version are redone (counted as changed).
     in_process : analyse in this process (no pool) — for tests and debugging.
     post_steps : the :class:`PostStep` s to run after a finished scan; ``True`` (default): the
         standard ones (embeddings refresh, new-artist assignment), ``False``: none.
     """
+    if analyzer is not None and not isinstance(analyzer, str) and not in_process:
+        raise ValueError(
+            f"analyzer={analyzer!r}: a function is only accepted with in_process=True; "
+            "analysis processes need a 'module:function' string"
+        )
     s = cfg.settings
     walk_paths, roots = scan_targets(s.library_roots, paths)
     if analysis_version is None:
