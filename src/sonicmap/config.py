@@ -349,6 +349,27 @@ class Settings(BaseSettings):
         description="Cap on analysed audio per file (long DJ mixes); recorded when applied.",
     )
 
+    compat_server: str | None = Field(
+        None,
+        description="Music server whose song ids the plugin-compatible /api/... routes speak "
+        "by default. Default: the only configured server.",
+    )
+    compat_tokens: SecretStr | None = Field(
+        None,
+        description="SERVER=TOKEN pairs (comma-separated): a plugin sending "
+        "'Authorization: Bearer TOKEN' gets answers in SERVER's song ids.",
+    )
+    compat_open: bool = Field(
+        False,
+        description="Leave the read-only plugin routes open to callers without a token "
+        "(Ampache sends none); answers use the default server's ids.",
+    )
+    compat_allow_from: str | None = Field(
+        None,
+        description="With SONICMAP_COMPAT_OPEN: comma-separated addresses or networks "
+        "allowed to call without a token. Default: any.",
+    )
+
     @field_validator("library_roots", mode="before")
     @classmethod
     def _split_roots(cls, v: Any) -> Any:
@@ -464,6 +485,7 @@ def masked_dict(cfg: AppConfig) -> dict[str, Any]:
     s = cfg.settings
     settings = s.model_dump(mode="json")
     settings["api_key"] = "********" if s.api_key else None
+    settings["compat_tokens"] = "********" if s.compat_tokens else None
     for key in ("database_url", "broker_url", "result_backend"):
         if settings.get(key):
             settings[key] = _mask_url(settings[key])

@@ -123,4 +123,23 @@ def create_app(
     for module in (health, artists, gmm, scans, tracks, tasks):
         api.include_router(module.router)
     app.include_router(api)
+    _install_compat(app, cfg)
     return app
+
+
+def _install_compat(app: FastAPI, cfg: AppConfig) -> None:
+    """The music-server plugins' root-level ``/api/...`` routes (after ``/api/v1``, so they never
+    shadow it), ``GET /`` for Jellyfin's health probe when no page is served there, and ``//api``
+    tolerated. Invalid ``SONICMAP_COMPAT_*`` settings stop the start with a ConfigError."""
+    from sonicmap.api.compat import routes as compat
+    from sonicmap.api.compat.access import CompatAccess
+
+    app.state.compat_access = CompatAccess.from_settings(cfg.settings)
+    if not any(getattr(r, "path", None) == "/" for r in app.routes):
+
+        @app.get("/", include_in_schema=False)
+        async def root() -> dict[str, str]:
+            return {"name": "sonicmap", "version": __version__, "docs": "/docs"}
+
+    app.include_router(compat.router)
+    app.add_middleware(compat.MergeSlashes)

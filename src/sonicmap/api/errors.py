@@ -199,7 +199,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, "invalid_parameter", message, field=field)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        from sonicmap.api.compat.routes import is_plugin_path, plugin_http_error
+
+        if is_plugin_path(request.url.path):  # the music-server plugins' {"error": "..."} shape
+            return plugin_http_error(request, exc.status_code)
         code = _STATUS_CODES.get(exc.status_code, "error")
         detail = exc.detail if isinstance(exc.detail, str) else "request failed"
         if exc.status_code == 400 and "parsing the body" in detail:
