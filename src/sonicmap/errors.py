@@ -43,6 +43,10 @@ class ConflictError(SonicmapError):
     """The request conflicts with the current state (e.g. deleting the active model)."""
 
 
+class NotEmbeddedError(ConflictError):
+    """A track or artist exists but has no embedding yet (not analysed, or its analysis failed)."""
+
+
 class PathNotAllowedError(SonicmapError):
     """A path lies outside every configured library root."""
 

@@ -115,12 +115,12 @@ def create_app(
     app.state.read_cache = ReadCache(store, enabled=read_cache)
     install_error_handlers(app)
 
-    from sonicmap.api.routers import artists, gmm, health, scans, tasks, tracks
+    from sonicmap.api.routers import artists, gmm, health, scans, sequences, tasks, tracks
 
     api = APIRouter(prefix=API_PREFIX)
     # Routes are matched in order and each miss costs a few microseconds: the hot reads (similar
     # artists, cluster detail) come right after the tiny health router.
-    for module in (health, artists, gmm, scans, tracks, tasks):
+    for module in (health, artists, gmm, scans, tracks, sequences, tasks):
         api.include_router(module.router)
     app.include_router(api)
     _install_compat(app, cfg)

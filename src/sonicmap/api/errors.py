@@ -39,6 +39,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sonicmap.errors import (
     ConflictError,
+    NotEmbeddedError,
     NotEnoughDataError,
     NotFoundError,
     PathNotAllowedError,
@@ -147,6 +148,8 @@ def translate(exc: BaseException) -> ApiError | None:
         return exc
     if isinstance(exc, NotFoundError):
         return ApiError(404, "not_found", str(exc))
+    if isinstance(exc, NotEmbeddedError):
+        return ApiError(409, "no_embedding", str(exc))
     if isinstance(exc, ConflictError):
         return ApiError(409, "conflict", str(exc))
     if isinstance(exc, NotEnoughDataError):

@@ -332,8 +332,9 @@ class ReadCache:
 
     def similar_artists(
         self, snap: ArtistSnapshot, artist_id: int, k: int, *, membership_weight: float = 0.0
-    ) -> list[tuple[int, str, float]] | None:
-        """``[(id, name, score)]`` best first, as :func:`pipeline.embeddings.similar_artists`
+    ) -> list[tuple[int, str, float, float]] | None:
+        """``[(id, name, score, similarity)]`` best first, as
+        :func:`pipeline.embeddings.similar_artists`
         (same ranking: :func:`~sonicmap.pipeline.embeddings.rank_similar_artists`).
 
         None when the artist has no vector in the snapshot (unknown id, or not embedded): the
@@ -341,6 +342,7 @@ class ReadCache:
         :meth:`memberships` to have been loaded (it is loaded here otherwise).
         """
         from sonicmap.pipeline.embeddings import rank_similar_artists
+        from sonicmap.sequencing import similarity
 
         row = snap.row(artist_id)
         if row is None:
@@ -354,7 +356,8 @@ class ReadCache:
         # (every hit is one of the snapshot's ids: its row is found by bisection)
         rows = np.searchsorted(snap.ids, [aid for _, aid, *_ in ranked]).tolist()
         return [
-            (aid, snap.names[i], score) for (score, aid, *_), i in zip(ranked, rows, strict=True)
+            (aid, snap.names[i], score, similarity(dist))
+            for (score, aid, *_, dist), i in zip(ranked, rows, strict=True)
         ]
 
     # -- encoded responses --------------------------------------------------------------------

@@ -176,7 +176,9 @@ class ArtistDetail(ArtistOut):
     cluster: ClusterRef | None
 
 
-class TrackOut(BaseModel):
+class TrackRef(BaseModel):
+    """The fields that name a track in every answer listing tracks."""
+
     id: int
     path: str
     title: str | None
@@ -184,6 +186,21 @@ class TrackOut(BaseModel):
     artist: str | None
     album_id: int | None
     album: str | None
+
+
+#: The one similarity scale (see docs/embedding.md).
+Similarity = Annotated[
+    float,
+    Field(
+        ge=0,
+        le=1,
+        description="1 − angle/π between the vectors: 1 = same recording, 0.5 = unrelated, "
+        "0 = opposite (fixed scale, see docs/embedding.md).",
+    ),
+]
+
+
+class TrackOut(TrackRef):
     duration_s: float | None
     format: str | None
     status: str
@@ -205,17 +222,12 @@ class SimilarArtist(BaseModel):
     id: int
     name: str
     score: float = Field(ge=0, le=1, description="1 = identical.")
+    similarity: Similarity
 
 
-class SimilarTrack(BaseModel):
-    id: int
-    path: str
-    title: str | None
-    artist_id: int | None
-    artist: str | None
-    album_id: int | None
-    album: str | None
+class SimilarTrack(TrackRef):
     score: float = Field(ge=0, le=1, description="1 = identical.")
+    similarity: Similarity
 
 
 class SimilarArtists(BaseModel):
@@ -226,6 +238,65 @@ class SimilarArtists(BaseModel):
 class SimilarTracks(BaseModel):
     seed: int
     items: list[SimilarTrack]
+
+
+# -- paths and mixes ----------------------------------------------------------------------------
+
+
+class SeedRef(BaseModel):
+    kind: Literal["track", "artist", "cluster"] = Field(
+        description="`track`, `artist`, or `cluster` (of the active GMM model)."
+    )
+    id: int = Field(ge=1, le=2**31 - 1)
+
+
+class PlaylistTrackOut(TrackRef):
+    duration_s: float | None
+    similarity: Similarity = Field(
+        description="Path: to the start track; mix: to the nearest seed (1 − angle/π)."
+    )
+    distance: float = Field(ge=0, le=2, description="Cosine distance behind `similarity`.")
+    step_similarity: float | None = Field(
+        None, ge=0, le=1, description="Path: similarity to the track before (null first)."
+    )
+    seed: SeedRef | None = Field(None, description="Mix: the seed this track is nearest to.")
+
+
+class SonicPathOut(BaseModel):
+    start: int
+    end: int
+    count: int = Field(description="Tracks asked for (both ends included).")
+    max_per_artist: int | None
+    max_per_album: int | None
+    tracks: list[PlaylistTrackOut] = Field(
+        description="Start first, end last (one track when start = end); no track or recording "
+        "twice; fewer than `count` only when the library lacks eligible tracks."
+    )
+
+
+class MixRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seeds: list[SeedRef] = Field(min_length=1, max_length=100)
+    count: int = Field(50, ge=1, le=500, description="Tracks wanted.")
+    exclude: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(
+        default_factory=list,
+        max_length=10_000,
+        description="Track ids never to include (e.g. what was played); unknown ids are ignored.",
+    )
+    max_per_artist: int | None = Field(3, ge=1, le=500, description="null = no cap.")
+    max_per_album: int | None = Field(2, ge=1, le=500, description="null = no cap.")
+
+
+class SonicMixOut(BaseModel):
+    seeds: list[SeedRef]
+    count: int
+    exclude: list[int]
+    max_per_artist: int | None
+    max_per_album: int | None
+    tracks: list[PlaylistTrackOut] = Field(
+        description="Never a seed track, an excluded track or another copy of their recordings."
+    )
 
 
 # -- gmm ----------------------------------------------------------------------------------------

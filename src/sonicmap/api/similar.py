@@ -12,6 +12,7 @@ from typing import Any
 from sonicmap.api.errors import ApiError
 from sonicmap.api.queries import clamp01
 from sonicmap.api.schemas import SimilarArtist, SimilarTrack
+from sonicmap.sequencing import similarity
 from sonicmap.store.db import Store
 
 
@@ -25,11 +26,22 @@ def _pipeline() -> Any:
     return embeddings
 
 
+def _similarity(row: dict[str, Any]) -> float:
+    """A row's ``similarity`` (computed from its cosine distance when a row lacks it)."""
+    value = row.get("similarity")
+    return clamp01(similarity(float(row["distance"])) if value is None else value)
+
+
 def similar_artists(
     store: Store, artist_id: int, limit: int, *, membership_weight: float = 0.0
 ) -> list[SimilarArtist]:
     rows = _pipeline().similar_artists(store, artist_id, limit, membership_weight=membership_weight)
-    return [SimilarArtist(id=r["id"], name=r["name"], score=clamp01(r["score"])) for r in rows]
+    return [
+        SimilarArtist(
+            id=r["id"], name=r["name"], score=clamp01(r["score"]), similarity=_similarity(r)
+        )
+        for r in rows
+    ]
 
 
 def similar_tracks(
@@ -46,8 +58,9 @@ def similar_tracks(
     fields = SimilarTrack.model_fields
     return [
         SimilarTrack(
-            **{k: v for k, v in r.items() if k in fields and k != "score"},
+            **{k: v for k, v in r.items() if k in fields and k not in ("score", "similarity")},
             score=clamp01(r["score"]),
+            similarity=_similarity(r),
         )
         for r in rows
     ]

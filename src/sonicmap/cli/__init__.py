@@ -35,9 +35,9 @@ def _startup(ctx: typer.Context) -> None:
 
 
 def _register_commands() -> None:
-    from sonicmap.cli import analyze, cluster, core, scan, serve, servers, similar, worker
+    from sonicmap.cli import analyze, cluster, core, paths, scan, serve, servers, similar, worker
 
-    for module in (core, analyze, scan, similar, cluster, worker, serve, servers):
+    for module in (core, analyze, scan, similar, paths, cluster, worker, serve, servers):
         module.register(app)
 
 

@@ -49,8 +49,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Nearest artists (--artist NAME) or tracks (--track PATH), best first.
 
-        With --json: a list of {id, name or path, artist, score} objects (score in [0, 1],
-        1 = identical).
+        With --json: a list of {id, name or path, artist, score, similarity} objects (both in
+        [0, 1], 1 = identical; similarity is the fixed scale of docs/embedding.md).
         """
         from sonicmap.pipeline import embeddings as pe
 
@@ -67,6 +67,7 @@ def register(app: typer.Typer) -> None:
                     "artist": r["name"],
                     "n_tracks": r["n_tracks"],
                     "score": round(r["score"], 6),
+                    "similarity": round(r["similarity"], 6),
                 }
                 for r in rows
             ]
@@ -83,6 +84,7 @@ def register(app: typer.Typer) -> None:
                     "artist": r["artist"],
                     "album": r["album"],
                     "score": round(r["score"], 6),
+                    "similarity": round(r["similarity"], 6),
                 }
                 for r in rows
             ]

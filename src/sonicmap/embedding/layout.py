@@ -443,6 +443,23 @@ def render_markdown() -> str:
         "vector keep their cosine score. The default `w = 0` is pure cosine; 0.2 is a sensible "
         "blend once a model is active.",
         "",
+        "### The similarity scale",
+        "",
+        "Every similar-track, similar-artist, path and mix answer also carries `similarity` in "
+        "[0, 1] (`sonicmap.sequencing.similarity`): `1 − θ/π`, where θ = arccos(1 − d) is the "
+        "angle between the two vectors and d their cosine distance. 1 = the same direction (the "
+        "same recording), 0.5 = orthogonal (nothing in common beyond chance), 0 = opposite (the "
+        "most different two vectors can be). It is a fixed function of the angle, monotone in "
+        "the cosine and in the Euclidean distance of the unit vectors (‖x − y‖ = 2·sin(θ/2)), "
+        "and depends on nothing else: not on the layout version, the block weights or the "
+        "library, so a figure keeps its meaning when the model is retuned (only the vectors "
+        "move). The angle is a metric, so a path's steps add up along it; a step of 0.9 is an "
+        "angle of 18°, 0.75 is 45°. Paths measure `similarity` against their start track (as "
+        "OpenSubsonic's `findSonicPath` does) and give `step_similarity` to the previous track; "
+        "mixes measure it against the nearest seed. `score` (similar answers) keeps its older "
+        "meaning (`1 − d/2`, or the membership blend) and its ranking; `similarity` ranks the "
+        "same for pure cosine.",
+        "",
         "## Block weights (defaults)",
         "",
         "| block | dimensions | default weight |",

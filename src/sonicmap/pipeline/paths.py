@@ -25,7 +25,7 @@ import numpy as np
 from sqlalchemy import select
 
 from sonicmap.embedding import DIM
-from sonicmap.errors import NotFoundError, SonicmapError
+from sonicmap.errors import NotEmbeddedError, NotFoundError, SonicmapError
 from sonicmap.pipeline.embeddings import TRACK_INFO
 from sonicmap.sequencing import Pool, plan_mix, plan_path, similarity, waypoints
 from sonicmap.sequencing.pool import NONE
@@ -36,11 +36,12 @@ log = logging.getLogger(__name__)
 
 MAX_COUNT = 500
 """Largest ``count`` a path or a mix may ask for."""
-PATH_CANDIDATES = 12
-"""Tracks considered per waypoint of a path."""
-PATH_ANCHORS = 8
-"""k-NN queries spread along a path to gather its candidates (fewer than one per waypoint: each
-sqlite-vec query scans the whole index, so the pool comes from a few wider queries)."""
+PATH_ANCHORS = 4
+"""k-NN queries spread evenly along a path (at least; one per 6 places for long paths) to gather
+its candidates: fewer than one per place, since each sqlite-vec query scans the whole index
+(bench/paths.py: 3-6 queries of 40-100 neighbours give paths of the same smoothness)."""
+PATH_NEIGHBOURS = 60
+"""Candidates each of those queries brings."""
 DEFAULT_MIX_MAX_PER_ARTIST = 3
 DEFAULT_MIX_MAX_PER_ALBUM = 2
 CLUSTER_SEED_ARTISTS = 5
@@ -187,11 +188,11 @@ def _rows(store: Any, ids: Iterable[int]) -> dict[int, Any]:
     return out
 
 
-def _missing_track(store: Any, track_id: int) -> NotFoundError:
+def _missing_track(store: Any, track_id: int) -> SonicmapError:
     with store.session() as ses:
         if ses.get(Track, track_id) is None:
             return NotFoundError(f"track {track_id} does not exist")
-    return NotFoundError(
+    return NotEmbeddedError(
         f"track {track_id} has no embedding yet (not analysed, or analysis failed)"
     )
 
@@ -259,8 +260,8 @@ def sonic_path(
     The first track is ``start`` and the last ``end`` (a single track when ``start == end``); no
     track or recording (same artist and title) appears twice; steps are as even as the library
     allows (see :func:`sonicmap.sequencing.plan_path`); optional caps per artist and per album
-    (the ends count towards them). Raises :class:`NotFoundError` naming an unknown or not yet
-    embedded track, :class:`SonicmapError` for ``count`` outside 2..:data:`MAX_COUNT` or a bad cap.
+    (the ends count towards them). Raises :class:`NotFoundError` naming an unknown track,
+    :class:`NotEmbeddedError` (a :class:`ConflictError`) for one not yet embedded, :class:`SonicmapError` for ``count`` outside 2..:data:`MAX_COUNT` or a bad cap.
     ``backend`` picks the vector index (:func:`sonicmap.store.vectors.open_index`).
     """
     count = _check_count(count, 2)
@@ -276,8 +277,8 @@ def sonic_path(
     ids: set[int] = {start, end}
     if start != end and np.any(a) and np.any(b) and count > 2:
         n_mid = count - 2
-        n_anchor = min(n_mid, max(PATH_ANCHORS, math.ceil(n_mid / 4)))
-        k = max(PATH_CANDIDATES, math.ceil(2 * PATH_CANDIDATES * n_mid / n_anchor))
+        n_anchor = min(n_mid, max(PATH_ANCHORS, math.ceil(n_mid / 6)))
+        k = PATH_NEIGHBOURS
         index = open_index(store, backend=backend)
         for q in waypoints(a, b, n_anchor + 2)[1:-1]:
             ids.update(i for i, _ in index.knn("track", q.astype(np.float32), k))
@@ -296,7 +297,6 @@ def sonic_path(
             count,
             max_per_artist=cap_a,
             max_per_album=cap_b,
-            candidates=PATH_CANDIDATES,
         )
         plan_rows, dist, steps = plan.rows.tolist(), plan.distances.tolist(), plan.steps.tolist()
     tracks = tuple(
@@ -325,7 +325,7 @@ def _artist_vectors(store: Any, artist_ids: Sequence[int]) -> dict[int, np.ndarr
             if aid not in found:
                 if ses.get(Artist, aid) is None:
                     raise NotFoundError(f"artist {aid} does not exist")
-                raise NotFoundError(f"artist {aid} has no embedding yet (no analysed track)")
+                raise NotEmbeddedError(f"artist {aid} has no embedding yet (no analysed track)")
             out[aid] = np.frombuffer(bytes(found[aid]), dtype="<f4")
     return out
 
@@ -356,7 +356,8 @@ def sonic_mix(
     (see :func:`sonicmap.sequencing.plan_mix`). Never returns a seed track, an ``exclude``d track
     (ids of tracks that no longer exist are ignored), or another copy of their recordings; at most
     ``max_per_artist`` / ``max_per_album`` tracks per artist / album (None = no cap). Raises
-    :class:`NotFoundError` naming an unknown seed, :class:`SonicmapError` for no seed, ``count``
+    :class:`NotFoundError` naming an unknown seed, :class:`NotEmbeddedError` for one without a
+    vector, :class:`SonicmapError` for no seed, ``count``
     outside 1..:data:`MAX_COUNT` or a bad cap. ``backend`` picks the vector index.
     """
     count = _check_count(count, 1)
@@ -393,7 +394,7 @@ def sonic_mix(
 
     index = open_index(store, backend=backend)
     per_seed = max(1, math.ceil(count / max(1, len(points))))
-    fetch = 3 * per_seed + 8
+    fetch = 2 * per_seed + 8  # sqlite-vec: each candidate costs ~0.07 ms at 100k tracks
     while True:
         ids: set[int] = set(known)
         full = False
@@ -414,7 +415,7 @@ def sonic_mix(
         )
         if len(plan.rows) >= count or not full:
             break
-        fetch *= 4
+        fetch *= 2  # the caps or exclusions held too many back
     out = tuple(
         _track(rows[int(pool.ids[r])], d, seed=points[int(s)][0])
         for r, s, d in zip(

@@ -58,7 +58,7 @@ def plan_mix(
     if len(pool) == 0 or len(live) == 0:
         return empty
     su = s[live] / sn[live, None]
-    dist = np.clip(1.0 - unit @ su.T, 0.0, 2.0)  # [n, live seeds]
+    dist = np.round(np.clip(1.0 - unit @ su.T, 0.0, 2.0), 12)  # [n, live seeds], as the index
     caps = Caps(pool, max_per_artist, max_per_album)
     caps.used.update(int(caps.rec[int(i)]) for i in exclude)
     orders = [

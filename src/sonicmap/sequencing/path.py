@@ -1,14 +1,19 @@
 """A smooth path between two tracks.
 
-Method (:func:`plan_path`): ``count − 2`` waypoints are spaced evenly along the great circle from
-the start's vector to the end's (:func:`waypoints`); each waypoint gets its ``candidates`` nearest
-tracks of the pool. A dynamic programme (Viterbi) over those layers then picks one track per layer
-minimising the sum of squared step angles, start and end included, so the path moves in steps as
-even as the library allows instead of jumping to whatever sits nearest each waypoint. Repeats
-(the same track or recording twice) are forbidden between neighbouring layers inside the
-programme; later repeats and per-artist / per-album caps are enforced by banning the offending
-choice and solving again, with a greedy walk as the last resort, so every returned path holds
-the rules whatever the library.
+Method (:func:`plan_path`): the path's ``count − 2`` inner places are spread evenly along the great
+circle from the start's vector to the end's (:func:`waypoints`). Every candidate track is placed
+along that arc by the angle of its projection onto the arc's plane, and may fill the places within
+:data:`WINDOW` of its own position (plus, for places with few tracks nearby, the
+:data:`MIN_LAYER` tracks whose positions are nearest). A dynamic programme over the places then
+picks one track per place minimising ``Σ (step / ideal step)^POWER`` over the steps of the whole
+path (ends included): a high power approximates the smallest possible largest step, so the path
+detours through denser parts of the library instead of jumping across a gap the way
+"nearest track to each waypoint" does, while still progressing evenly from start to end.
+
+Repeats (the same track or recording twice) are forbidden between neighbouring places inside the
+programme; other repeats and the per-artist / per-album caps are enforced by banning the offending
+choice and solving again (at most :data:`MAX_REPAIRS` times), then by a greedy walk as the last
+resort, so every returned path holds the rules whatever the library.
 """
 
 from __future__ import annotations
@@ -19,8 +24,14 @@ import numpy as np
 
 from sonicmap.sequencing.pool import Caps, Pool
 
-MAX_REPAIRS = 8
+MAX_REPAIRS = 24
 """Times the programme is re-solved with offending choices banned before the greedy walk."""
+WINDOW = 1.5
+"""How far (in places) from its own position along the arc a track may be placed."""
+MIN_LAYER = 8
+"""Each place may choose among at least this many tracks (the nearest by position)."""
+POWER = 8
+"""Exponent of the step cost: high = close to minimising the largest step."""
 
 
 @dataclass(frozen=True)
@@ -78,37 +89,58 @@ def _angles(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.arccos(np.clip(x @ y.T, -1.0, 1.0))
 
 
+def _positions(a: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Fraction of the arc from unit ``a`` to unit ``b`` [0 = a, 1 = b] at which each unit row of
+    ``x`` [n, d] projects (angle in the arc's plane over the arc's angle; may fall outside 0..1)."""
+    c = float(np.clip(a @ b, -1.0, 1.0))
+    theta = float(np.arccos(c))
+    v = waypoints(a, b, 3)[1] - np.cos(theta / 2) * a  # in-plane direction orthogonal to a
+    nv = float(np.sqrt(v @ v))
+    if theta < 1e-9 or nv < 1e-12:
+        return np.full(len(x), 0.5)
+    v /= nv
+    return np.arctan2(x @ v, x @ a) / theta
+
+
+def _layers(pos: np.ndarray, n_layers: int) -> list[np.ndarray]:
+    """Indices (into ``pos``) allowed at each place 1..n_layers (positions in place units)."""
+    t = pos * (n_layers + 1)
+    out = []
+    for h in range(1, n_layers + 1):
+        d = np.abs(t - h)
+        near = np.argsort(d, kind="stable")[:MIN_LAYER]
+        out.append(np.union1d(np.flatnonzero(d <= WINDOW), near))
+    return out
+
+
 def _viterbi(
-    a: np.ndarray,
-    b: np.ndarray,
-    layers: list[np.ndarray],
-    unit: np.ndarray,
-    rec: np.ndarray,
+    first: np.ndarray,
+    steps: list[np.ndarray],
+    last: np.ndarray,
     banned: list[np.ndarray],
 ) -> list[int] | None:
-    """Rows (one per layer) minimising Σ step² from a through the layers to b; None if no way."""
-    prev_x = a[None, :]
-    cost = np.zeros(1)
-    prev_rec = np.array([np.iinfo(np.int64).min])
+    """Choice per place minimising the summed step costs; None if every way is blocked.
+
+    first : [m_0] cost from the start to each choice of place 0; steps[h] : [m_h, m_{h+1}] costs
+    between consecutive places (inf = forbidden); last : [m_L-1] cost to the end; banned[h] :
+    [m_h] bool. Returns the choice index of each place.
+    """
+    cost = np.where(banned[0], np.inf, first)
     back: list[np.ndarray] = []
-    for rows, ban in zip(layers, banned, strict=True):
-        x = unit[rows]
-        step = _angles(prev_x, x) ** 2  # [prev, cur]
-        step[prev_rec[:, None] == rec[rows][None, :]] = np.inf
+    for h, step in enumerate(steps):
         total = cost[:, None] + step
         arg = np.argmin(total, axis=0)
-        cost = total[arg, np.arange(len(rows))]
-        cost[ban] = np.inf
+        cost = total[arg, np.arange(step.shape[1])]
+        cost[banned[h + 1]] = np.inf
         back.append(arg)
-        prev_x, prev_rec = x, rec[rows]
-    cost = cost + _angles(prev_x, b[None, :])[:, 0] ** 2
+    cost = cost + last
     j = int(np.argmin(cost))
     if not np.isfinite(cost[j]):
         return None
-    picked = []
-    for rows, arg in zip(reversed(layers), reversed(back), strict=True):
-        picked.append(int(rows[j]))
+    picked = [j]
+    for arg in reversed(back):
         j = int(arg[j])
+        picked.append(j)
     return picked[::-1]
 
 
@@ -151,7 +183,6 @@ def plan_path(
     *,
     max_per_artist: int | None = None,
     max_per_album: int | None = None,
-    candidates: int = 12,
 ) -> PathPlan:
     """Plan a path of ``count`` tracks from pool row ``start`` to pool row ``end``.
 
@@ -161,7 +192,6 @@ def plan_path(
     kept even when they alone exceed a cap), and has fewer than ``count`` rows only when the pool
     has too few tracks passing those rules.
 
-    candidates : tracks considered per waypoint (more = smoother, slower)
     Raises ValueError for ``count < 2``, rows outside the pool, or an end of zero norm.
     """
     if isinstance(count, bool) or not isinstance(count, int | np.integer) or count < 2:
@@ -183,32 +213,45 @@ def plan_path(
     if n_layers <= 0:
         return _plan([start, end], unit, a)
 
-    way = waypoints(a, b, n_layers + 2)[1:-1]
-    sims = way @ unit[eligible].T  # [layers, eligible] cosines
-    m = min(int(candidates), len(eligible))
-    top = np.argpartition(-sims, m - 1, axis=1)[:, :m] if m < len(eligible) else None
-    layers = [
-        eligible[np.arange(len(eligible)) if top is None else top[i]] for i in range(n_layers)
-    ]
-    banned = [np.zeros(len(rows), dtype=bool) for rows in layers]
+    x = unit[eligible]
+    theta = float(np.arccos(np.clip(a @ b, -1.0, 1.0)))
+    scale = max(theta / (n_layers + 1), 1e-3)  # the ideal step; costs are relative to it
+
+    def cost(ang: np.ndarray) -> np.ndarray:
+        return (ang / scale) ** POWER
+
+    layers = _layers(_positions(a, b, x), n_layers)
+    erec = rec[eligible]
+    first = cost(_angles(a[None, :], x[layers[0]])[0])
+    last = cost(_angles(x[layers[-1]], b[None, :])[:, 0])
+    steps = []
+    for h in range(n_layers - 1):
+        p, q = layers[h], layers[h + 1]
+        c = cost(_angles(x[p], x[q]))
+        c[erec[p][:, None] == erec[q][None, :]] = np.inf  # same track or recording twice in a row
+        steps.append(c)
+    banned = [np.zeros(len(lay), dtype=bool) for lay in layers]
     for _ in range(MAX_REPAIRS):
-        seq = _viterbi(a, b, layers, unit, rec, banned)
-        if seq is None:
+        pick = _viterbi(first, steps, last, banned)
+        if pick is None:
             break
+        seq = [int(eligible[layers[h][j]]) for h, j in enumerate(pick)]
         bad = _violations(seq, _fresh_caps(pool, start, end, max_per_artist, max_per_album))
         if not bad:
             return _plan([start, *seq, end], unit, a)
-        for pos in bad:
-            banned[pos][layers[pos] == seq[pos]] = True
-    seq = _greedy(sims, eligible, _fresh_caps(pool, start, end, max_per_artist, max_per_album))
+        for h in bad:
+            banned[h][pick[h]] = True
+    way = waypoints(a, b, n_layers + 2)[1:-1]
+    seq = _greedy(way @ x.T, eligible, _fresh_caps(pool, start, end, max_per_artist, max_per_album))
     return _plan([start, *seq, end], unit, a)
 
 
 def _plan(rows: list[int], unit: np.ndarray, a: np.ndarray) -> PathPlan:
     r = np.asarray(rows, dtype=np.int64)
     x = unit[r]
-    dist = np.clip(1.0 - x @ a, 0.0, 2.0)
+    # rounded to 12 decimals like the vector index's distances: one direction gives exactly 0
+    dist = np.round(np.clip(1.0 - x @ a, 0.0, 2.0), 12)
     steps = np.zeros(len(r))
     if len(r) > 1:
-        steps[1:] = np.clip(1.0 - np.einsum("ij,ij->i", x[1:], x[:-1]), 0.0, 2.0)
+        steps[1:] = np.round(np.clip(1.0 - np.einsum("ij,ij->i", x[1:], x[:-1]), 0.0, 2.0), 12)
     return PathPlan(r, dist, steps)

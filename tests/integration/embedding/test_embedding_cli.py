@@ -48,6 +48,8 @@ def test_similar_track_json_with_album_cap(cli_store) -> None:
     assert len(out) == 5 and "/music/0/0/0.flac" not in [r["path"] for r in out]
     assert len({r["album"] for r in out}) == 5
     assert out[0]["score"] >= out[-1]["score"] and {"id", "path", "artist", "score"} <= set(out[0])
+    sims = [r["similarity"] for r in out]
+    assert sims == sorted(sims, reverse=True) and all(0 <= x <= 1 for x in sims)
 
 
 def test_similar_table_and_errors(cli_store) -> None:

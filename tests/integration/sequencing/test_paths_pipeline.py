@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from paths_library import circle_vectors, fill
 
+from sequencing_library import circle_vectors, fill
 from sonicmap.errors import NotFoundError, SonicmapError
 from sonicmap.pipeline.paths import SonicMix, SonicPath, sonic_mix, sonic_path
 

@@ -154,11 +154,14 @@ async def similar_artists(
     return Response(body, media_type="application/json")
 
 
-def _similar_body(artist_id: int, found: list[tuple[int, str, float]]) -> bytes:
+def _similar_body(artist_id: int, found: list[tuple[int, str, float, float]]) -> bytes:
     return (
         SimilarArtists(
             seed=artist_id,
-            items=[SimilarArtist(id=i, name=n, score=clamp01(s)) for i, n, s in found],
+            items=[
+                SimilarArtist(id=i, name=n, score=clamp01(s), similarity=clamp01(sim))
+                for i, n, s, sim in found
+            ],
         )
         .model_dump_json()
         .encode()
