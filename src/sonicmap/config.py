@@ -332,6 +332,11 @@ class Settings(BaseSettings):
     api_protect_reads: bool = Field(
         False, description="Also require the API key for GET endpoints."
     )
+    api_max_body_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        description="Largest request body the API reads (bytes); a larger one answers 413.",
+    )
     gmm_config: Path | None = Field(
         None, description="Path of gmm_config.yaml. Default: the shipped config/gmm_config.yaml."
     )
@@ -456,8 +461,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         return Settings(_env_file=None, **keys)  # type: ignore[call-arg]
     except ValidationError as exc:
         err = exc.errors()[0]
-        name = "SONICMAP_" + str(err["loc"][0]).upper() if err["loc"] else "SONICMAP_*"
-        raise ConfigError(name, f"{_describe(err)}, got {err.get('input')!r}") from None
+        field = str(err["loc"][0]) if err["loc"] else ""
+        name = "SONICMAP_" + field.upper() if field else "SONICMAP_*"
+        got = _shown_input(field, err.get("input"))
+        raise ConfigError(name, f"{_describe(err)}, got {got!r}") from None
 
 
 class AppConfig(BaseModel):
@@ -494,5 +501,19 @@ def masked_dict(cfg: AppConfig) -> dict[str, Any]:
     return {"settings": settings, "gmm_config": cfg.gmm.model_dump(mode="json")}
 
 
+#: Settings whose whole value is a secret (never shown, not even in part).
+_SECRET_SETTINGS = frozenset({"api_key"})
+
+
+def _shown_input(field: str, value: Any) -> Any:
+    """A rejected setting's value as an error may show it: secrets masked (see :func:`_mask_url`)."""
+    if field in _SECRET_SETTINGS:
+        return "********"
+    return _mask_url(value) if isinstance(value, str) else value
+
+
 def _mask_url(url: str) -> str:
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1********@", url)
+    """``scheme://user:password@host...`` with the password masked. The password runs to the
+    last ``@`` (passwords may hold ``@`` unescaped): a later ``@`` in the path or query masks more
+    than needed, never less."""
+    return re.sub(r"(://[^:/@]*:).*@", r"\1********@", url)

@@ -234,3 +234,28 @@ def test_config_fails_naming_the_key(clean_env: Path, tmp_path: Path) -> None:
     ]
     res = run_cli(["config"], {"SONICMAP_TIMEZONE": "Nowhere/City"})
     assert res.exit_code != 0 and res.stderr.startswith("error: SONICMAP_TIMEZONE: ")
+
+
+def test_passwords_holding_at_signs_are_masked_whole(clean_env: Path) -> None:
+    env = {
+        "SONICMAP_DATABASE_URL": "postgresql://sonic:p@ss@wd@db.example:5432/sonicmap",
+        "SONICMAP_BROKER_URL": "redis://:br@ker/pw@127.0.0.1:6379/0",
+    }
+    res = run_cli(["config", "--json"], env)
+    assert res.exit_code == 0, res.stderr
+    for part in ("p@ss", "ss@wd", "wd@db", "br@ker", "ker/pw"):
+        assert part not in res.stdout
+    settings = json.loads(res.stdout)["settings"]
+    assert settings["database_url"] == "postgresql://sonic:********@db.example:5432/sonicmap"
+    assert settings["broker_url"] == "redis://:********@127.0.0.1:6379/0"
+    assert settings["effective_database_url"] == settings["database_url"]
+
+
+def test_a_rejected_setting_never_echoes_its_secret(clean_env: Path) -> None:
+    res = run_cli(["config"], {"SONICMAP_DATABASE_URL": "mysql://sonic:hunter@2@db/x"})
+    assert res.exit_code != 0
+    assert "hunter" not in res.stderr and "@2" not in res.stderr
+    assert res.stderr.strip() == (
+        "error: SONICMAP_DATABASE_URL: expected a URL starting with sqlite:/// or postgresql://, "
+        "got 'mysql://sonic:********@db/x'"
+    )

@@ -16,7 +16,9 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from sonicmap import __version__
+from sonicmap.api.deps import check_key_headers
 from sonicmap.api.errors import install_error_handlers
+from sonicmap.api.guard import RequestGuard
 from sonicmap.api.queue import TaskQueue, make_queue
 from sonicmap.api.readcache import ReadCache
 from sonicmap.config import AppConfig, load_config
@@ -33,6 +35,8 @@ artists/tracks, GMM artist clusters and their lifecycle, background tasks.
 **Authentication.** Mutating endpoints (POST, DELETE) need the API key configured with
 `SONICMAP_API_KEY`, sent as `Authorization: Bearer <key>` or `X-API-Key: <key>`. Without a
 configured key they answer 403. Reads are open unless `SONICMAP_API_PROTECT_READS=true`.
+A request body is read only once the key is checked, and at most `SONICMAP_API_MAX_BODY_BYTES`
+of it (default 1 MiB; more answers 413).
 
 **Errors** all have the shape `{"error": {"code": ..., "message": ..., "field": ...}}`.
 """
@@ -124,6 +128,12 @@ def create_app(
         api.include_router(module.router)
     app.include_router(api)
     _install_compat(app, cfg)
+    app.add_middleware(
+        RequestGuard,
+        max_body_bytes=cfg.settings.api_max_body_bytes,
+        check_key=lambda headers: check_key_headers(cfg, headers),
+        prefix=API_PREFIX,
+    )
     return app
 
 

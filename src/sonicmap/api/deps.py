@@ -135,6 +135,16 @@ def _check_key(
         raise ApiError(401, "invalid_api_key", "the API key is wrong", headers=challenge)
 
 
+def check_key_headers(cfg: AppConfig, headers: Any) -> None:
+    """:func:`_check_key` on raw request headers (``Authorization: Bearer`` or ``X-API-Key``),
+    for the guard that runs before routing (see :mod:`sonicmap.api.guard`)."""
+    scheme, _, token = (headers.get("authorization") or "").partition(" ")
+    bearer = None
+    if scheme.lower() == "bearer" and token.strip():
+        bearer = HTTPAuthorizationCredentials(scheme=scheme, credentials=token.strip())
+    _check_key(cfg, bearer, headers.get("x-api-key"))
+
+
 async def require_api_key(
     cfg: ConfigDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],

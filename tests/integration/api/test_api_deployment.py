@@ -16,6 +16,7 @@ from api_services import (
     ENTRYPOINT,
     ROOT,
     free_port,
+    interpolate,
     load_compose,
     local_env,
     start_service,
@@ -51,6 +52,15 @@ def test_compose_structure() -> None:
     for name in ("worker", "beat"):
         assert services[name]["depends_on"]["api"]["condition"] == "service_healthy"
     assert COMPOSE.read_text().startswith("# sonicmap in service mode")
+
+
+def test_compose_publishes_the_api_on_loopback_unless_opted_in() -> None:
+    (port,) = load_compose()["services"]["api"]["ports"]
+    assert interpolate(port) == "127.0.0.1:8000:8000"  # default: this host only
+    opted = interpolate(port, {"SONICMAP_PUBLISH_ADDRESS": "0.0.0.0"})
+    assert opted == "0.0.0.0:8000:8000"
+    for name, svc in load_compose()["services"].items():  # nothing else is published
+        assert name == "api" or "ports" not in svc, name
 
 
 def test_env_example_documents_every_variable() -> None:
