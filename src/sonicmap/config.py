@@ -501,13 +501,11 @@ def masked_dict(cfg: AppConfig) -> dict[str, Any]:
     return {"settings": settings, "gmm_config": cfg.gmm.model_dump(mode="json")}
 
 
-#: Settings whose whole value is a secret (never shown, not even in part).
-_SECRET_SETTINGS = frozenset({"api_key"})
-
-
 def _shown_input(field: str, value: Any) -> Any:
-    """A rejected setting's value as an error may show it: secrets masked (see :func:`_mask_url`)."""
-    if field in _SECRET_SETTINGS:
+    """A rejected setting's value as an error may show it: a ``SecretStr`` setting (API key,
+    tokens) never, not even in part; a URL with its password masked (see :func:`_mask_url`)."""
+    info = Settings.model_fields.get(field)
+    if info is not None and "SecretStr" in str(info.annotation):
         return "********"
     return _mask_url(value) if isinstance(value, str) else value
 

@@ -259,3 +259,11 @@ def test_a_rejected_setting_never_echoes_its_secret(clean_env: Path) -> None:
         "error: SONICMAP_DATABASE_URL: expected a URL starting with sqlite:/// or postgresql://, "
         "got 'mysql://sonic:********@db/x'"
     )
+
+
+def test_a_secret_setting_is_never_shown_when_rejected() -> None:
+    from sonicmap.config import _shown_input
+
+    assert _shown_input("api_key", "s3cret") == "********"
+    assert _shown_input("broker_url", "redis://:p@w@h:1/0") == "redis://:********@h:1/0"
+    assert _shown_input("jobs", "many") == "many"
