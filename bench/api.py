@@ -97,9 +97,7 @@ def populate(url: str, n_artists: int, *, seed: int = 0, n_styles: int = 8) -> d
         clusters = [
             c
             for (c,) in s.execute(
-                select(db.GmmCluster.cluster_id).where(
-                    db.GmmCluster.model_id == summary["model_id"]
-                )
+                select(db.GmmCluster.cluster_id).where(db.GmmCluster.model_id == summary.model_id)
             )
         ]
     store.dispose()

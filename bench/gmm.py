@@ -54,7 +54,7 @@ if mode == "sonicmap":
     gmm = parse_gmm_config({"gmm_clustering": {"auto_queue": {"min_artists": 50, "max_components": 10}}})
     cfg = AppConfig(settings=load_settings({}), gmm=gmm)
     res = pc.train(store, cfg, force=True)
-    out.update(k=res["k"], stopped=False, n_artists=res["n_artists"])
+    out.update(k=res.k, stopped=False, n_artists=res.n_artists)
 else:
     from datetime import UTC, datetime
     from sonicmap.store.schema import GmmModel

@@ -48,36 +48,45 @@ def register(app: typer.Typer) -> None:
         ),
         json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
     ) -> None:
-        """Train a GMM on the artist vectors now (in this process) and activate it."""
-        from sonicmap.pipeline import clustering
+        """Train a GMM on the artist vectors now (in this process) and activate it.
+
+        Refused (exit 1) while a training is queued or running elsewhere, e.g. on a worker:
+        that one activates its model when done.
+        """
+        from sonicmap.errors import ConflictError
+        from sonicmap.pipeline.training import Coalesced, train_now
 
         def progress(stage: str, info: dict[str, Any]) -> None:
             if stage != "assignments":
                 sys.stderr.write(f"{stage}...\n")
 
-        res = clustering.train(
+        out = train_now(
             get_store(),
             get_config(),
             n_components=components,
             reason="manual",
             force=force,
             progress=None if json_out else progress,
+            origin="cli",
         )
+        if isinstance(out, Coalesced):
+            raise ConflictError(out.message())
+        res = out.result
         if json_out:
-            emit_json(res)
+            emit_json(res.to_dict())
             return
-        if res["status"] == "skipped":
+        if res.status == "skipped":
             typer.echo(
-                f"model {res['model_id']} is up to date (nothing changed); use --force to retrain"
+                f"model {res.model_id} is up to date (nothing changed); use --force to retrain"
             )
             return
         typer.echo(
-            f"model {res['model_id']} active: k={res['k']}, {res['n_artists']} artists, "
-            f"{res['training_seconds']:.1f} s"
+            f"model {res.model_id} active: k={res.k}, {res.n_artists} artists, "
+            f"{res.training_seconds:.1f} s"
         )
         _print_table(
             ["cluster", "size", "label"],
-            [[c["id"], c["size"], c["label"]] for c in res["clusters"]],
+            [[c.id, c.size, c.label] for c in res.clusters],
         )
 
     @app.command("clusters")

@@ -121,11 +121,8 @@ def _progress(json_out: bool) -> Any:
 
 def _hook(cfg: Any) -> Any:
     """Embedded mode: policy + in-process training; service mode: enqueue on the broker."""
-    try:
-        from sonicmap.worker.hooks import after_scan_hook
-    except ImportError:  # worker part not installed
-        log.info("auto-queue hook not available; no training will be queued")
-        return None
+    from sonicmap.worker.hooks import after_scan_hook
+
     return after_scan_hook(cfg)
 
 

@@ -46,6 +46,7 @@ from sonicmap.clustering.serialize import (
     model_to_arrays,
 )
 from sonicmap.errors import ConflictError, NotEnoughDataError, NotFoundError
+from sonicmap.pipeline.results import CleanupResult, ClusterSize, DriftResult, TrainResult
 from sonicmap.policy import as_utc, models_to_delete
 from sonicmap.store.schema import (
     Artist,
@@ -242,13 +243,14 @@ def train(
     seed: int = 0,
     covariance_type: str = "diag",
     progress: Progress | None = None,
-) -> dict[str, Any]:
+) -> TrainResult:
     """Train a model on the current artist vectors and make it the active one.
 
     ``force`` skips the "nothing changed since the active model" check only; the
     ``auto_queue.min_artists`` minimum always applies (:class:`NotEnoughDataError`).
-    Returns the model summary (``model_id``, ``status``, ``k``, ``bic``, ``n_artists``, ...);
-    ``status`` is ``skipped`` (with ``reason``) when nothing changed and ``force`` is false.
+    Returns the model summary (:class:`TrainResult`: ``model_id``, ``status``, ``k``, ``bic``,
+    ``n_artists``, ...); ``status`` is ``skipped`` (with ``reason``) when nothing changed and
+    ``force`` is false.
     """
     if reason not in TRIGGERS:
         raise ValueError(f"reason must be one of {', '.join(TRIGGERS)}, got {reason!r}")
@@ -271,12 +273,7 @@ def train(
         prev_info = _model_dict(prev) if prev else None
     if prev_info and not force and _unchanged(store, prev_info, len(ids), layout):
         log.info("training skipped: nothing changed since model %s", prev_info["id"])
-        return {
-            **prev_info,
-            "status": "skipped",
-            "reason": "unchanged",
-            "model_id": prev_info["id"],
-        }
+        return TrainResult.skipped(prev_info, "unchanged")
 
     est = ArtistGmm(
         n_components=n_components,
@@ -458,21 +455,21 @@ def _fit_and_activate(
         report("activating", {})
         _switch(s, model_id, now, allowed=("training",))
     log.info("model activated model_id=%d k=%d seconds=%.2f", model_id, k, seconds)
-    return {
-        "model_id": model_id,
-        "status": "active",
-        "k": k,
-        "n_artists": int(len(ids)),
-        "n_tracks": n_tracks,
-        "bic": float(est.bic_),
-        "aic": float(est.aic_),
-        "training_seconds": seconds,
-        "warm_started": est.warm_started_,
-        "previous_model_id": prev_info["id"] if prev_info else None,
-        "clusters": [
-            {"id": int(comp_ids[p.component]), "label": p.label, "size": p.size} for p in profiles
-        ],
-    }
+    return TrainResult(
+        status="active",
+        model_id=model_id,
+        k=k,
+        n_artists=int(len(ids)),
+        n_tracks=n_tracks,
+        bic=float(est.bic_),
+        aic=float(est.aic_),
+        training_seconds=seconds,
+        warm_started=bool(est.warm_started_),
+        previous_model_id=prev_info["id"] if prev_info else None,
+        clusters=tuple(
+            ClusterSize(id=int(comp_ids[p.component]), label=p.label, size=p.size) for p in profiles
+        ),
+    )
 
 
 def _write_assignments(
@@ -698,7 +695,7 @@ def assign_new_artists(
 # --------------------------------------------------------------------------------------------
 
 
-def check_stability(store: Any, cfg: Any, *, now: datetime | None = None) -> dict[str, Any]:
+def check_stability(store: Any, cfg: Any, *, now: datetime | None = None) -> DriftResult:
     """Compute the drift of the active model (``sonicmap.clustering.drift``) and store it.
 
     A ``drift_checks`` row records the time, the drift, the inputs and the decision
@@ -712,21 +709,9 @@ def check_stability(store: Any, cfg: Any, *, now: datetime | None = None) -> dic
         active = _active_row(s)
         info = _model_dict(active) if active else None
     if info is None:
-        with store.session() as s:
-            row = DriftCheck(
-                checked_at=now,
-                model_id=None,
-                drift=None,
-                threshold=threshold,
-                decision="skipped",
-                inputs={"reason": "no_active_model"},
-            )
-            s.add(row)
-            s.flush()
-            cid = row.id
-        return {"check_id": cid, "model_id": None, "drift": None, "drift_score": None,
-                "threshold": threshold, "decision": "skipped", "exceeded": False,
-                "inputs": {"reason": "no_active_model"}}  # fmt: skip
+        return _store_check(
+            store, now, None, None, threshold, "skipped", {"reason": "no_active_model"}
+        )
     model, arrays = load_model(store, info["id"])
     ids, X, _ = load_vectors(store, layout_version=info["layout_version"])
     stored_a, stored_c = _assignments(store, info["id"])
@@ -747,24 +732,35 @@ def check_stability(store: Any, cfg: Any, *, now: datetime | None = None) -> dic
         "layout_version": info["layout_version"],
         "definition": "moved / |current ∪ trained| (see docs/drift.md)",
     }
-    exceeded = rep.drift > threshold
-    decision = "drifted" if exceeded else "stable"
+    decision = "drifted" if rep.drift > threshold else "stable"
+    log.info("drift check model_id=%d drift=%.4f decision=%s", info["id"], rep.drift, decision)
+    return _store_check(store, now, info["id"], rep.drift, threshold, decision, inputs)
+
+
+def _store_check(
+    store: Any,
+    now: datetime,
+    model_id: int | None,
+    drift: float | None,
+    threshold: float,
+    decision: str,
+    inputs: dict[str, Any],
+) -> DriftResult:
+    """Store a ``drift_checks`` row; return it as a :class:`DriftResult`."""
     with store.session() as s:
         row = DriftCheck(
             checked_at=now,
-            model_id=info["id"],
-            drift=rep.drift,
+            model_id=model_id,
+            drift=drift,
             threshold=threshold,
             decision=decision,
             inputs=inputs,
         )
         s.add(row)
         s.flush()
-        cid = row.id
-    log.info("drift check model_id=%d drift=%.4f decision=%s", info["id"], rep.drift, decision)
-    return {"check_id": cid, "model_id": info["id"], "drift": rep.drift, "drift_score": rep.drift,
-            "threshold": threshold, "exceeded": exceeded, "decision": decision,
-            "inputs": inputs}  # fmt: skip
+        cid = int(row.id)
+    exceeded = drift is not None and drift > threshold
+    return DriftResult(cid, model_id, drift, threshold, decision, exceeded, inputs)
 
 
 def record_decision(store: Any, check_id: int, decision: str) -> None:
@@ -773,11 +769,10 @@ def record_decision(store: Any, check_id: int, decision: str) -> None:
         s.execute(update(DriftCheck).where(DriftCheck.id == check_id).values(decision=decision))
 
 
-def cleanup_models(store: Any, cfg: Any, *, now: datetime | None = None) -> dict[str, Any]:
+def cleanup_models(store: Any, cfg: Any, *, now: datetime | None = None) -> CleanupResult:
     """Delete the models ``sonicmap.policy.models_to_delete`` picks (never the active one).
 
-    Dead ``training`` rows are marked ``failed`` first. Returns ``{"deleted_count",
-    "models_removed", "stale_marked_failed"}``.
+    Dead ``training`` rows are marked ``failed`` first (:attr:`CleanupResult.stale_marked_failed`).
     """
     now = _now(now)
     stale = mark_stale_trainings(store, now=now)
@@ -794,7 +789,7 @@ def cleanup_models(store: Any, cfg: Any, *, now: datetime | None = None) -> dict
             removed.append(mid)
         except (ConflictError, NotFoundError) as exc:  # became active / already gone
             log.info("cleanup skipped model_id=%d: %s", mid, exc)
-    return {"deleted_count": len(removed), "models_removed": removed, "stale_marked_failed": stale}
+    return CleanupResult(models_removed=tuple(removed), stale_marked_failed=tuple(stale))
 
 
 # --------------------------------------------------------------------------------------------

@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from sonicmap.config import AppConfig, GmmConfig
-from sonicmap.pipeline.scan import ProgressFn, scan_library
+from sonicmap.pipeline import clustering, embeddings
+from sonicmap.pipeline.scan import ProgressFn, jsonable, scan_library
 
 log = logging.getLogger(__name__)
 
@@ -154,35 +155,26 @@ def run_demo(
             "note": "GMM minimums lowered for the demo; real libraries use gmm_config.yaml",
         },
     }
-    report["training"] = _call(
-        "sonicmap.pipeline.clustering", "train", store, dcfg, reason="manual", force=True
-    )
+    report["training"] = _call(clustering.train, store, dcfg, reason="manual", force=True)
     report["clusters"] = _list_clusters(store)
     report["similar"] = _similar(store, [a["name"] for a in artists][:SHOW_SIMILAR], similar_k)
     return report
 
 
-def _call(module: str, name: str, *args: Any, **kwargs: Any) -> Any:
-    """Call an optional pipeline function; missing → skipped, failure → failed (logged)."""
-    import importlib
-
-    try:
-        fn: Callable[..., Any] = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        log.warning("%s.%s not available; skipping", module, name)
-        return {"status": "skipped", "reason": f"{module}.{name} not available"}
+def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call a pipeline function; a failure → ``failed`` with its error (logged)."""
     try:
         out = fn(*args, **kwargs)
     except Exception as exc:  # noqa: BLE001 - the demo reports and goes on
-        log.exception("%s.%s failed", module, name)
+        log.exception("%s failed", fn.__name__)
         return {"status": "failed", "error": " ".join(str(exc).split()) or type(exc).__name__}
-    from sonicmap.pipeline.scan import jsonable
-
+    if hasattr(out, "to_dict"):
+        out = out.to_dict()
     return jsonable(out if not hasattr(out, "__dict__") or isinstance(out, dict) else vars(out))
 
 
 def _list_clusters(store: Any) -> Any:
-    out = _call("sonicmap.pipeline.clustering", "list_clusters", store)
+    out = _call(clustering.list_clusters, store)
     return out
 
 
@@ -201,7 +193,7 @@ def _similar(store: Any, names: list[str], k: int) -> dict[str, Any]:
     for name, aid in ids.items():
         if aid is None:
             continue
-        res = _call("sonicmap.pipeline.embeddings", "similar_artists", store, aid, k)
+        res = _call(embeddings.similar_artists, store, aid, k)
         if isinstance(res, list):
             res = [
                 {"name": r.get("name"), "score": round(float(r.get("score", 0.0)), 3)} for r in res

@@ -32,6 +32,10 @@ from celery.exceptions import Retry
 from sonicmap import policy
 from sonicmap.errors import SonicmapError
 from sonicmap.pipeline import jobs, maintenance
+from sonicmap.pipeline.autoqueue import run_auto_queue
+from sonicmap.pipeline.scan import ScanResult
+from sonicmap.pipeline.singleflight import TrainingFlight
+from sonicmap.pipeline.training import TrainingBusy, start_claimed, train_claimed
 from sonicmap.worker.app import (
     PRIORITY_DRIFT,
     PRIORITY_REFRESH,
@@ -45,8 +49,6 @@ from sonicmap.worker.app import (
     get_worker_settings,
     plan_to_broker,
 )
-from sonicmap.worker.hooks import run_auto_queue, training_result
-from sonicmap.worker.singleflight import Heartbeat, TrainingFlight
 
 log = logging.getLogger(__name__)
 
@@ -265,7 +267,7 @@ def request_training(
     return {"status": "queued", "task_id": new_id}
 
 
-def celery_after_scan(store: Any, result: Any = None) -> dict[str, Any]:
+def celery_after_scan(store: Any, result: ScanResult | None = None) -> dict[str, Any]:
     """Service-mode auto-queue hook (``after_scan`` of the scan pipeline).
 
     Applies :func:`sonicmap.policy.should_auto_queue`; when it says yes, requests a training
@@ -305,24 +307,23 @@ def train_gmm(
 
     def body(store: Any) -> dict[str, Any]:
         flight = _flight(store)
-        outcome = flight.start(task_id)
-        if outcome.action == "done":
-            return {"status": "skipped", "reason": "already_completed", "task_id": task_id}
-        if outcome.action == "busy":
-            log.info("training busy holder=%s retry_in=%.1fs", outcome.holder, outcome.retry_in_s)
-            raise self.retry(countdown=outcome.retry_in_s, max_retries=None)
+        try:
+            if not start_claimed(flight, task_id):
+                return {"status": "skipped", "reason": "already_completed", "task_id": task_id}
+        except TrainingBusy as busy:
+            log.info("training busy holder=%s retry_in=%.1fs", busy.holder, busy.retry_in_s)
+            raise self.retry(countdown=busy.retry_in_s, max_retries=None) from None
         holds["flight"] = True
-        from sonicmap.pipeline import clustering
-
-        with Heartbeat(flight, task_id):
-            res = clustering.train(
-                store,
-                get_config(),
-                n_components=n_components,
-                reason=reason,
-                force=force_refresh,
-            )
-        return training_result(res, reason)
+        res = train_claimed(
+            store,
+            get_config(),
+            flight,
+            task_id,
+            reason=reason,
+            n_components=n_components,
+            force=force_refresh,
+        )
+        return res.task_result(reason)
 
     def on_retry(store: Any) -> None:
         if holds["flight"]:
@@ -413,12 +414,9 @@ def measure_drift(store: Any, cfg: Any) -> tuple[float, int | None]:
     from sonicmap.pipeline import clustering
 
     res = clustering.check_stability(store, cfg)
-    if isinstance(res, dict):
-        for key in ("drift_score", "drift"):
-            if key in res and res[key] is not None:
-                return float(res[key]), res.get("check_id")
-        raise ValueError(f"check_stability returned no drift: {res!r}")
-    return float(res), None
+    if res.drift is None:
+        raise ValueError(f"check_stability returned no drift: {res.to_dict()!r}")
+    return float(res.drift), res.check_id
 
 
 @app.task(bind=True, name="cleanup_old_models")
@@ -428,24 +426,9 @@ def cleanup_old_models(self: Task) -> dict[str, Any]:
     def body(store: Any) -> dict[str, Any]:
         from sonicmap.pipeline import clustering
 
-        res = clustering.cleanup_models(store, get_config(), now=_now())
-        removed = _removed_ids(res)
-        return {
-            "status": "completed" if removed else "clean",
-            "deleted_count": len(removed),
-            "models_removed": removed,
-        }
+        return clustering.cleanup_models(store, get_config(), now=_now()).task_result()
 
     return run_recorded(self, "cleanup_old_models", {}, body)
-
-
-def _removed_ids(res: Any) -> list[int]:
-    if isinstance(res, dict):
-        for key in ("models_removed", "deleted", "removed", "model_ids"):
-            if key in res:
-                return sorted(int(i) for i in res[key])
-        return []
-    return sorted(int(i) for i in (res or []))
 
 
 @app.task(bind=True, name="scan_library")
@@ -511,10 +494,9 @@ def run_scan(
     finally:
         if cache is not None:
             _best_effort(cache.clear)
-    out = {"status": "completed", **_scan_summary(res)}
-    post = getattr(res, "post", {}) or {}
-    if isinstance(post.get("after_scan"), dict):
-        out["auto_queue"] = post["after_scan"]
+    out: dict[str, Any] = {"status": "completed", **res.counts()}
+    if isinstance(res.post.get("after_scan"), dict):
+        out["auto_queue"] = res.post["after_scan"]
     return out
 
 
@@ -553,12 +535,3 @@ def scan_finish(
         {"paths": paths},
         lambda store: run_scan(store, paths, task_id=self.request.id, cache_id=cache_id),
     )
-
-
-def _scan_summary(res: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k in ("added", "changed", "removed", "unchanged", "moved", "failed", "scan_id"):
-        v = res.get(k) if isinstance(res, dict) else getattr(res, k, None)
-        if isinstance(v, int):
-            out[k] = v
-    return out

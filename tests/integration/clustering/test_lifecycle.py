@@ -40,8 +40,8 @@ def test_train_activates_with_assignments_and_listings(store, cfg) -> None:
     X, y = correlated_mixture(300, 4, seed=1)
     ids = add_artists(store, X)
     res = pc.train(store, cfg, now=T0)
-    assert res["status"] == "active" and res["k"] == 4
-    mid = res["model_id"]
+    assert res.status == "active" and res.k == 4
+    mid = res.model_id
     assert _count(store, mid) == 300
     models = pc.list_models(store)
     assert [m["status"] for m in models] == ["active"]
@@ -60,7 +60,7 @@ def test_train_activates_with_assignments_and_listings(store, cfg) -> None:
     comp_to_id = {c["id"] for c in clusters}
     assert set(stored.values()) == comp_to_id
     # Nothing changed: a non-forced retrain is skipped.
-    assert pc.train(store, cfg, now=T0 + timedelta(days=1))["status"] == "skipped"
+    assert pc.train(store, cfg, now=T0 + timedelta(days=1)).status == "skipped"
 
 
 def test_too_few_artists_is_refused_without_a_model(store) -> None:
@@ -76,12 +76,12 @@ def test_retrain_with_another_seed_keeps_every_cluster_id(store, cfg) -> None:
     add_artists(store, X)
     a = pc.train(store, cfg, now=T0, seed=0)
     b = pc.train(store, cfg, now=T0 + timedelta(hours=1), seed=1, force=True)
-    assert {c["id"] for c in a["clusters"]} == {c["id"] for c in b["clusters"]}
-    ma, mb = _assign_map(store, a["model_id"]), _assign_map(store, b["model_id"])
+    assert {c.id for c in a.clusters} == {c.id for c in b.clusters}
+    ma, mb = _assign_map(store, a.model_id), _assign_map(store, b.model_id)
     same = np.mean([ma[k] == mb[k] for k in ma])
     assert same >= 0.98
     statuses = {m["id"]: m["status"] for m in pc.list_models(store)}
-    assert statuses == {a["model_id"]: "archived", b["model_id"]: "active"}
+    assert statuses == {a.model_id: "archived", b.model_id: "active"}
 
 
 def test_new_style_gets_new_cluster_id_never_reused(store, cfg) -> None:
@@ -91,16 +91,16 @@ def test_new_style_gets_new_cluster_id_never_reused(store, cfg) -> None:
     extra, _ = correlated_mixture(100, 1, seed=9)
     add_artists(store, extra + 10.0, start=1000)
     b = pc.train(store, cfg, now=T0 + timedelta(hours=1))
-    old = {c["id"] for c in a["clusters"]}
-    new = {c["id"] for c in b["clusters"]}
+    old = {c.id for c in a.clusters}
+    new = {c.id for c in b.clusters}
     assert old <= new and max(new) > max(old)
 
 
 def test_rollback_delete_and_assign_new_artists(store, cfg) -> None:
     X, _ = correlated_mixture(300, 3, seed=5)
     add_artists(store, X)
-    a = pc.train(store, cfg, now=T0)["model_id"]
-    b = pc.train(store, cfg, now=T0 + timedelta(hours=1), force=True, seed=3)["model_id"]
+    a = pc.train(store, cfg, now=T0).model_id
+    b = pc.train(store, cfg, now=T0 + timedelta(hours=1), force=True, seed=3).model_id
     with pytest.raises(ConflictError, match="active model"):
         pc.delete_model(store, b)
     pc.activate_model(store, a)
@@ -130,15 +130,15 @@ def test_drift_unchanged_vs_30_percent_new_style(store, cfg) -> None:
     ids = add_artists(store, X)
     pc.train(store, cfg, now=T0)
     quiet = pc.check_stability(store, cfg, now=T0 + timedelta(days=1))
-    assert quiet["drift"] <= 0.02 and quiet["decision"] == "stable"
+    assert quiet.drift <= 0.02 and quiet.decision == "stable"
     n = int(0.3 * len(ids))
     remove_artists(store, ids[:n])
     style, _ = correlated_mixture(n, 1, seed=77)
     add_artists(store, style + 8.0, start=10_000)
     loud = pc.check_stability(store, cfg, now=T0 + timedelta(days=2))
-    assert loud["drift"] > 0.15 and loud["decision"] == "drifted" and loud["exceeded"]
-    assert loud["inputs"]["n_new"] == n and loud["inputs"]["n_removed"] == n
-    pc.record_decision(store, loud["check_id"], "reclustering_queued")
+    assert loud.drift > 0.15 and loud.decision == "drifted" and loud.exceeded
+    assert loud.inputs["n_new"] == n and loud.inputs["n_removed"] == n
+    pc.record_decision(store, loud.check_id, "reclustering_queued")
     with store.session() as s:
         rows = s.execute(
             select(DriftCheck.drift, DriftCheck.decision).order_by(DriftCheck.id)
@@ -151,14 +151,14 @@ def test_cleanup_deletes_old_models_and_their_assignments(store) -> None:
     X, _ = correlated_mixture(200, 3, seed=8)
     add_artists(store, X)
     made = [
-        pc.train(store, cfg, now=T0 + timedelta(days=d), force=True, n_components=3)["model_id"]
+        pc.train(store, cfg, now=T0 + timedelta(days=d), force=True, n_components=3).model_id
         for d in (0, 1, 2, 3)
     ]
     pc.activate_model(store, made[0])  # an old model is active (rollback)
     res = pc.cleanup_models(store, cfg, now=T0 + timedelta(days=4))
     # keep_count=2 keeps the two newest (made[3], made[2]); the active one always survives.
-    assert res["models_removed"] == [made[1]] and res["deleted_count"] == 1
+    assert list(res.models_removed) == [made[1]] and res.deleted_count == 1
     assert _count(store, made[1]) == 0 and _count(store, made[0]) == 200
     res = pc.cleanup_models(store, cfg, now=T0 + timedelta(days=40))
-    assert sorted(res["models_removed"]) == [made[2], made[3]]
+    assert sorted(res.models_removed) == [made[2], made[3]]
     assert [m["id"] for m in pc.list_models(store)] == [made[0]]

@@ -34,7 +34,7 @@ def progress(name, info):
         time.sleep(pause)
 
 res = pc.train(store, make_cfg(), force=True, seed=seed, n_components=3, progress=progress)
-print("done", res["model_id"], flush=True)
+print("done", res.model_id, flush=True)
 """
 
 
@@ -80,7 +80,7 @@ def _state(store) -> tuple[list[tuple[int, str]], dict[int, int]]:
 def test_sigkill_during_training_keeps_previous_model(store, cfg, db_url, tmp_path) -> None:
     X, _ = correlated_mixture(6000, 3, seed=1)  # > one assignment batch
     add_artists(store, X)
-    first = pc.train(store, cfg, n_components=3)["model_id"]
+    first = pc.train(store, cfg, n_components=3).model_id
     child = _spawn(tmp_path, db_url, "assignments", 60.0, 5)
     try:
         _wait_for(child, "assignments")  # inside the write transaction, first batch written
@@ -96,7 +96,7 @@ def test_sigkill_during_training_keeps_previous_model(store, cfg, db_url, tmp_pa
     assert len(killed) == 1 and (first, "active") in models
     assert counts == {first: 6000}  # the half-written assignments were rolled back
     # The next training marks the dead row failed, then trains normally.
-    nxt = pc.train(store, cfg, n_components=3, force=True, now=datetime.now(UTC))["model_id"]
+    nxt = pc.train(store, cfg, n_components=3, force=True, now=datetime.now(UTC)).model_id
     models, counts = _state(store)
     assert dict(models) == {first: "archived", killed[0]: "failed", nxt: "active"}
     assert counts == {first: 6000, nxt: 6000}
@@ -106,7 +106,7 @@ def test_sigkill_during_training_keeps_previous_model(store, cfg, db_url, tmp_pa
 def test_two_concurrent_trainings_leave_one_active_model(store, cfg, db_url, tmp_path) -> None:
     X, _ = correlated_mixture(600, 3, seed=2)
     add_artists(store, X)
-    first = pc.train(store, cfg, n_components=3)["model_id"]
+    first = pc.train(store, cfg, n_components=3).model_id
     # Both children pause after reading, so both fit against the same active model and then
     # race to write and switch.
     kids = [_spawn(tmp_path, db_url, "fitting", 1.5, seed) for seed in (1, 2)]

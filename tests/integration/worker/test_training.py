@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -169,3 +172,56 @@ def test_worker_killed_during_training_task_redelivered(cluster, tmp_path: Path)
     assert any(r["status"] == "failed" and "redelivered" in r["result"]["message"] for r in runs)
     assert cluster.active_model() not in (None, first)
     assert [m[1] for m in cluster.models()].count("active") == 1
+
+
+def _cli_cluster(cluster, *args: str) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-c", "from sonicmap.cli import main; main()", "cluster", *args]
+    return subprocess.run(
+        argv, env=cluster.env(), capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_cli_cluster_is_refused_while_a_worker_training_is_queued_or_running(
+    cluster, tmp_path: Path
+):
+    marker = tmp_path / "training-started"
+    cluster.configure()
+    seed_library(cluster.store, n_artists=12, n_styles=3)
+    from sonicmap.worker.tasks import request_training
+
+    # queued: no worker consumes it yet
+    task_id = request_training("manual", store=cluster.store)["task_id"]
+    out = _cli_cluster(cluster, "--json")
+    assert out.returncode == 1, out
+    assert out.stdout == ""
+    assert f"a training is already queued (task {task_id})" in out.stderr
+
+    # running: the worker holds the flight while it fits
+    cluster.start_worker(
+        "w1", SONICMAP_TEST_TRAIN_DELAY_S="20", SONICMAP_TEST_TRAIN_MARKER=str(marker)
+    )
+    wait_for(marker.exists, 30, "the worker's training to start")
+    out = _cli_cluster(cluster, "--force")
+    assert out.returncode == 1, out
+    assert f"a training is already running (task {task_id})" in out.stderr
+    assert cluster.active_model() is None  # the CLI trained nothing meanwhile
+
+    wait_for(lambda: finished(cluster, "train_gmm"), 60, "the worker's training")
+    runs = cluster.jobs("train_gmm")
+    assert [(r["task_id"], r["status"]) for r in runs] == [(task_id, "succeeded")]
+    first = cluster.active_model()
+    assert first is not None
+
+    # idle again: the CLI trains in-process, under the flight, recorded like a worker's run
+    out = _cli_cluster(cluster, "--json", "--force")
+    assert out.returncode == 0, out
+    doc = json.loads(out.stdout)
+    assert doc["status"] == "active" and doc["model_id"] not in (None, first)
+    runs = cluster.jobs("train_gmm")
+    assert len(runs) == 2
+    cli_run = [r for r in runs if r["task_id"] != task_id][0]
+    assert cli_run["task_id"].startswith("cli-") and cli_run["status"] == "succeeded"
+    assert (
+        cli_run["args"]["reason"] == "manual" and cli_run["result"]["model_id"] == doc["model_id"]
+    )
+    assert cluster.active_model() == doc["model_id"]

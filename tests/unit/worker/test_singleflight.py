@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-from sonicmap.worker.singleflight import TrainingFlight
+from sonicmap.pipeline.singleflight import TrainingFlight
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 S = timedelta(seconds=1)

@@ -13,6 +13,7 @@ import sqlalchemy.exc
 from sonicmap.config import load_config
 from sonicmap.errors import NotEnoughDataError
 from sonicmap.pipeline import jobs
+from sonicmap.pipeline.results import CleanupResult, DriftResult, TrainResult
 from sonicmap.worker.tasks import backoff_seconds, is_transient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "integration" / "worker"))
@@ -51,20 +52,46 @@ class FakeClustering(types.ModuleType):
         self.drift = 0.0
         self.decisions: list[tuple[int, str]] = []
 
-    def train(self, store, cfg, *, n_components=None, reason="manual", force=False, now=None):
+    def train(
+        self,
+        store,
+        cfg,
+        *,
+        n_components=None,
+        reason="manual",
+        force=False,
+        now=None,
+        progress=None,
+    ):
         self.train_calls.append({"reason": reason, "force": force, "n_components": n_components})
         if self.failures:
             raise self.failures.pop(0)
-        return {"model_id": len(self.train_calls), "k": 3, "n_artists": 9, "status": "active"}
+        return TrainResult(
+            status="active",
+            model_id=len(self.train_calls),
+            k=3,
+            n_artists=9,
+            n_tracks=27,
+            bic=-1.5,
+            training_seconds=0.25,
+        )
 
     def check_stability(self, store, cfg, **kw):
-        return {"drift_score": self.drift, "check_id": 7}
+        return DriftResult(
+            check_id=7,
+            model_id=1,
+            drift=self.drift,
+            threshold=0.15,
+            decision="stable",
+            exceeded=False,
+            inputs={},
+        )
 
     def record_decision(self, store, check_id, decision):
         self.decisions.append((check_id, decision))
 
     def cleanup_models(self, store, cfg, *, now=None):
-        return {"deleted": [4, 2]}
+        return CleanupResult(models_removed=(4, 2))
 
 
 @pytest.fixture
@@ -98,7 +125,7 @@ def eager(tmp_path, monkeypatch):
 
 
 def test_train_gmm_completes_and_records(eager):
-    from sonicmap.worker.singleflight import TrainingFlight
+    from sonicmap.pipeline.singleflight import TrainingFlight
     from sonicmap.worker.tasks import train_gmm
 
     store, fake = eager
@@ -197,7 +224,9 @@ def test_stability_and_cleanup_results(eager):
 
 
 def test_embedded_hook_trains_in_process(eager, tmp_path):
-    from sonicmap.worker.hooks import after_scan_hook, make_embedded_after_scan
+    from sonicmap.pipeline.autoqueue import embedded_after_scan
+    from sonicmap.pipeline.scan import ScanResult
+    from sonicmap.worker.hooks import after_scan_hook
 
     store, fake = eager
     cfg = load_config(
@@ -211,7 +240,11 @@ def test_embedded_hook_trains_in_process(eager, tmp_path):
     assert hook.__name__ == "after_scan"  # embedded: no broker configured
     assert hook(store, None) == {"status": "skipped", "reason": "below_min_artists"}
     seed_library(store, n_artists=9)
-    assert make_embedded_after_scan(cfg)(store, {"status": "failed"})["status"] == "skipped"
+    failed_scan = ScanResult(scan_id=1, status="failed")
+    assert embedded_after_scan(cfg)(store, failed_scan) == {
+        "status": "skipped",
+        "reason": "scan_failed",
+    }
     fake.failures = [NotEnoughDataError("9 distinct artists; need 10")]
     assert hook(store, None) == {"status": "error", "message": "9 distinct artists; need 10"}
     fake.train_calls.clear()
@@ -228,9 +261,22 @@ def test_training_skipped_by_the_pipeline_is_reported_skipped(eager, monkeypatch
     monkeypatch.setattr(
         fake,
         "train",
-        lambda *a, **k: {"status": "skipped", "reason": "unchanged", "model_id": 3},
+        lambda *a, **k: TrainResult.skipped(
+            {"id": 3, "k": 4, "n_artists": 9, "n_tracks": 30, "bic": -2.0, "training_seconds": 1.0},
+            "unchanged",
+        ),
         raising=False,
     )
     out = train_gmm.apply(kwargs={"reason": "periodic_refresh"}).get()
-    assert out == {"status": "skipped", "reason": "unchanged", "model_id": 3}
+    assert out == {
+        "status": "skipped",
+        "reason": "unchanged",
+        "model_id": 3,
+        "id": 3,
+        "k": 4,
+        "n_artists": 9,
+        "n_tracks": 30,
+        "bic": -2.0,
+        "training_seconds": 1.0,
+    }
     assert [r["status"] for r in jobs.list_jobs(store, task="train_gmm")] == ["skipped"]

@@ -29,6 +29,10 @@ class ScanProgress:
 ProgressFn = Callable[[ScanProgress], None]
 
 
+#: the file counts of a :class:`ScanResult`, in the order of its JSON documents
+_COUNTS = ("added", "changed", "removed", "unchanged", "moved", "failed")
+
+
 @dataclass
 class ScanResult:
     """What a scan did. Counts are files; ``failures`` lists ``{path, error}`` of this scan."""
@@ -57,18 +61,17 @@ class ScanResult:
     #: outcome of the post-scan steps: ``{"embeddings": ..., "assign": ..., "after_scan": ...}``
     post: dict[str, Any] = field(default_factory=dict)
 
+    def counts(self) -> dict[str, int]:
+        """The file counts and the scan id (the scan tasks' result, beside ``status``)."""
+        return {**{k: getattr(self, k) for k in _COUNTS}, "scan_id": self.scan_id}
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able summary (the ``sonicmap scan --json`` document)."""
         return {
             "scan_id": self.scan_id,
             "status": self.status,
             "roots": list(self.roots),
-            "added": self.added,
-            "changed": self.changed,
-            "removed": self.removed,
-            "unchanged": self.unchanged,
-            "moved": self.moved,
-            "failed": self.failed,
+            **{k: getattr(self, k) for k in _COUNTS},
             "analysed": self.analysed,
             "failures": list(self.failures),
             "duration_s": round(self.duration_s, 3),
