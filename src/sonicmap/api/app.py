@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -131,10 +131,31 @@ def create_app(
     app.add_middleware(
         RequestGuard,
         max_body_bytes=cfg.settings.api_max_body_bytes,
+        needs_key=_key_required(cfg),
         check_key=lambda headers: check_key_headers(cfg, headers),
-        prefix=API_PREFIX,
     )
     return app
+
+
+def _key_required(cfg: AppConfig) -> Callable[[Any], bool]:
+    """``needs_key(route)``: whether a route depends on the API key
+    (:func:`~sonicmap.api.deps.require_api_key`, or the read check when reads are protected)."""
+    from sonicmap.api.deps import require_api_key, require_read_access
+
+    key_checks = {require_api_key}
+    if cfg.settings.api_protect_reads:
+        key_checks.add(require_read_access)
+
+    def calls(dependant: Any) -> Iterator[Any]:
+        for dep in dependant.dependencies:
+            yield dep.call
+            yield from calls(dep)
+
+    def needs_key(route: Any) -> bool:
+        dependant = getattr(route, "dependant", None)
+        return dependant is not None and any(c in key_checks for c in calls(dependant))
+
+    return needs_key
 
 
 def _install_compat(app: FastAPI, cfg: AppConfig) -> None:
