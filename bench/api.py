@@ -114,7 +114,13 @@ def free_port() -> int:
 
 
 def start_server(
-    url: str, port: int, workers: int, data_dir: Path, log: Path
+    url: str,
+    port: int,
+    workers: int,
+    data_dir: Path,
+    log: Path,
+    *,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SONICMAP_")}
     env.update(
@@ -123,6 +129,7 @@ def start_server(
             "SONICMAP_DATA_DIR": str(data_dir),
             "SONICMAP_LOG_LEVEL": "WARNING",
             "SONICMAP_TIMEZONE": "UTC",
+            **(extra_env or {}),
         }
     )
     argv = [
@@ -157,9 +164,17 @@ WRK_LUA = r"""
 -- A random path of the list per request; the summary as one JSON line.
 local paths = {}
 for line in io.lines(os.getenv("BENCH_PATHS")) do paths[#paths + 1] = line end
+local headers = {}
+local hfile = os.getenv("BENCH_HEADERS")
+if hfile then
+  for line in io.lines(hfile) do
+    local k, v = line:match("^([^:]+):%s*(.*)$")
+    if k then headers[k] = v end
+  end
+end
 math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16) % 100000)
 request = function()
-  return wrk.format("GET", paths[math.random(#paths)])
+  return wrk.format("GET", paths[math.random(#paths)], headers)
 end
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -179,12 +194,21 @@ def _children_cpu() -> float:
 
 
 def run_wrk(
-    port: int, paths: list[str], connections: int, seconds: float, tmp: Path
+    port: int,
+    paths: list[str],
+    connections: int,
+    seconds: float,
+    tmp: Path,
+    *,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """``wrk`` (C, epoll, one thread) with a Lua script picking a random path per request."""
     (tmp / "paths.txt").write_text("\n".join(paths) + "\n")
     (tmp / "mix.lua").write_text(WRK_LUA)
     env = {**os.environ, "BENCH_PATHS": str(tmp / "paths.txt")}
+    if headers:
+        (tmp / "headers.txt").write_text("".join(f"{k}: {v}\n" for k, v in headers.items()))
+        env["BENCH_HEADERS"] = str(tmp / "headers.txt")
     url = f"http://127.0.0.1:{port}"
 
     def wrk(conns: int, secs: float) -> tuple[dict[str, Any], float, float]:
@@ -215,7 +239,13 @@ def run_wrk(
 
 
 async def _conn_loop(
-    port: int, paths: list[str], stop_at: float, lat: list[float], errors: list[int], seed: int
+    port: int,
+    paths: list[str],
+    stop_at: float,
+    lat: list[float],
+    errors: list[int],
+    seed: int,
+    headers: str = "",
 ) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     rnd = random.Random(seed)  # one sequence per connection (not the same one replayed 32 times)
@@ -223,7 +253,7 @@ async def _conn_loop(
         while time.perf_counter() < stop_at:
             path = rnd.choice(paths)
             t0 = time.perf_counter()
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n{headers}\r\n".encode())
             await writer.drain()
             status_line = await reader.readline()
             length = 0
@@ -241,19 +271,24 @@ async def _conn_loop(
         writer.close()
 
 
-async def _drive(port: int, paths: list[str], connections: int, seconds: float) -> dict[str, Any]:
+async def _drive(
+    port: int, paths: list[str], connections: int, seconds: float, headers: str = ""
+) -> dict[str, Any]:
     lat: list[float] = []
     errors: list[int] = []
     # warm-up: one request per connection's worth, not measured
     warm_stop = time.perf_counter() + 1.0
     await asyncio.gather(
-        *[_conn_loop(port, paths, warm_stop, [], [], -1 - i) for i in range(min(4, connections))]
+        *[
+            _conn_loop(port, paths, warm_stop, [], [], -1 - i, headers)
+            for i in range(min(4, connections))
+        ]
     )
     t0 = time.perf_counter()
     cpu0 = time.process_time()
     stop = t0 + seconds
     await asyncio.gather(
-        *[_conn_loop(port, paths, stop, lat, errors, i) for i in range(connections)]
+        *[_conn_loop(port, paths, stop, lat, errors, i, headers) for i in range(connections)]
     )
     elapsed = time.perf_counter() - t0
     ms = sorted(x * 1000 for x in lat)
@@ -270,15 +305,24 @@ async def _drive(port: int, paths: list[str], connections: int, seconds: float) 
 def load_main(argv: list[str]) -> None:
     """``python bench/api.py --load PORT CONNECTIONS SECONDS`` with the paths on stdin (JSON)."""
     port, connections, seconds = int(argv[0]), int(argv[1]), float(argv[2])
-    paths = json.loads(sys.stdin.read())
-    print(json.dumps(asyncio.run(_drive(port, paths, connections, seconds))))
+    doc = json.loads(sys.stdin.read())
+    paths, headers = (doc, {}) if isinstance(doc, list) else (doc["paths"], doc["headers"])
+    lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    print(json.dumps(asyncio.run(_drive(port, paths, connections, seconds, lines))))
 
 
-def run_asyncio(port: int, paths: list[str], connections: int, seconds: float) -> dict[str, Any]:
+def run_asyncio(
+    port: int,
+    paths: list[str],
+    connections: int,
+    seconds: float,
+    *,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """The fallback client: asyncio raw sockets in a second Python process."""
     out = subprocess.run(
         [sys.executable, __file__, "--load", str(port), str(connections), str(seconds)],
-        input=json.dumps(paths),
+        input=json.dumps({"paths": paths, "headers": headers or {}}),
         capture_output=True,
         text=True,
         check=True,

@@ -164,8 +164,10 @@ def _install_compat(app: FastAPI, cfg: AppConfig) -> None:
     tolerated. Invalid ``SONICMAP_COMPAT_*`` settings stop the start with a ConfigError."""
     from sonicmap.api.compat import routes as compat
     from sonicmap.api.compat.access import CompatAccess
+    from sonicmap.api.compat.snapshot import SnapshotHolder
 
     app.state.compat_access = CompatAccess.from_settings(cfg.settings)
+    app.state.compat_snapshot = SnapshotHolder(app.state.store)  # built on the first request
     if not any(getattr(r, "path", None) == "/" for r in app.routes):
 
         @app.get("/", include_in_schema=False)

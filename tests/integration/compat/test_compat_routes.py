@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from integration.sequencing.paths_library import circle_vectors, fill
+from sequencing_library import circle_vectors, fill
 from sonicmap.api import create_app
 from sonicmap.config import AppConfig, GmmConfig, load_settings
 from sonicmap.pipeline import servers as srv

@@ -12,8 +12,9 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sonicmap.errors import NotFoundError, SonicmapError
+from sonicmap.errors import SonicmapError
 from sonicmap.pipeline import servers
 from sonicmap.store.db import Store
 
@@ -27,17 +28,19 @@ def fold(s: str | None) -> str:
     return " ".join(unicodedata.normalize("NFKC", s or "").casefold().split())
 
 
-def choose_server(store: Store, name: str | None) -> servers.ServerInfo:
+def choose_server(
+    store: Store, name: str | None, known: list[servers.ServerInfo] | None = None
+) -> servers.ServerInfo:
     """The server named ``name`` (a token's server or ``SONICMAP_COMPAT_SERVER``), else the only
-    configured one. Raises :class:`NoServer` with what to do."""
+    configured one; ``known``: the configured servers, if already read. Raises
+    :class:`NoServer` with what to do."""
+    if known is None:
+        known = servers.list_servers(store)
     if name:
-        try:
-            return servers.get_server(store, name)
-        except NotFoundError:
-            raise NoServer(
-                f"music server {name!r} is not configured (sonicmap servers add {name} ...)"
-            ) from None
-    known = servers.list_servers(store)
+        for s in known:
+            if s.name == name:
+                return s
+        raise NoServer(f"music server {name!r} is not configured (sonicmap servers add {name} ...)")
     if not known:
         raise NoServer(
             "no music server is configured: add one with 'sonicmap servers add' and sync it "
@@ -54,10 +57,20 @@ def choose_server(store: Store, name: str | None) -> servers.ServerInfo:
 
 @dataclass(frozen=True)
 class ServerIds:
-    """Translation between one server's ids and sonicmap's, for one request."""
+    """Translation between one server's ids and sonicmap's, for one request; ``snapshot`` (when
+    the process has one) answers the hot routes from memory."""
 
     store: Store
     server: servers.ServerInfo
+    snapshot: Any = None
+
+    def memory(self) -> tuple[Any, Any] | None:
+        """``(snapshot, its ServerMap of this server)``, or None without a snapshot."""
+        snap = self.snapshot
+        if snap is None:
+            return None
+        s = self.server
+        return snap, snap.server_map(self.store, s.id, s.sync_generation, s.last_sync_at)
 
     def track(self, song_id: str | None) -> int | None:
         if not song_id:

@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sonicmap.api.compat import answers
 from sonicmap.api.compat.access import CompatAccess, CompatAccessError
 from sonicmap.api.compat.ids import NoServer, ServerIds, choose_server, fold
+from sonicmap.api.compat.snapshot import SnapshotHolder
 from sonicmap.api.errors import translate
 from sonicmap.store import schema as db
 
@@ -86,7 +87,9 @@ async def _answer(request: Request, work: Callable[[ServerIds], Any]) -> JSONRes
         from sonicmap.api.deps import ensure_schema
 
         ensure_schema(request)
-        return work(ServerIds(state.store, choose_server(state.store, name)))
+        holder: SnapshotHolder = state.compat_snapshot
+        server = choose_server(state.store, name, holder.servers())
+        return work(ServerIds(state.store, server, holder.current()))
 
     try:
         return JSONResponse(await run_in_threadpool(run))
