@@ -120,11 +120,12 @@ def create_app(
     install_error_handlers(app)
 
     from sonicmap.api.routers import artists, gmm, health, scans, sequences, tasks, tracks
+    from sonicmap.api.routers import map as map_router
 
     api = APIRouter(prefix=API_PREFIX)
     # Routes are matched in order and each miss costs a few microseconds: the hot reads (similar
     # artists, cluster detail) come right after the tiny health router.
-    for module in (health, artists, gmm, scans, tracks, sequences, tasks):
+    for module in (health, artists, gmm, scans, tracks, sequences, tasks, map_router):
         api.include_router(module.router)
     app.include_router(api)
     _install_compat(app, cfg)

@@ -412,3 +412,28 @@ class TrainRequest(BaseModel):
 class Deleted(BaseModel):
     id: int
     deleted: Literal[True] = True
+
+
+# -- map ----------------------------------------------------------------------------------------
+
+
+class MapCluster(BaseModel):
+    id: int = Field(description="Stable cluster id.")
+    label: str | None
+    size: int = Field(ge=0)
+
+
+class MapPoints(BaseModel):
+    """One entry per artist, column by column (compact for 10,000 artists)."""
+
+    id: list[int]
+    name: list[str]
+    x: list[float] = Field(description="Map x in [-1, 1].")
+    y: list[float] = Field(description="Map y in [-1, 1].")
+    cluster: list[int] = Field(description="Stable cluster id of the artist's best cluster.")
+
+
+class MapOut(BaseModel):
+    model_id: int | None = Field(description="The model the map belongs to (null: none).")
+    clusters: list[MapCluster]
+    artists: MapPoints

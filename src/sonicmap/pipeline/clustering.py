@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from sonicmap.clustering.drift import compute_drift
 from sonicmap.clustering.gmm import ArtistGmm
+from sonicmap.clustering.map2d import map_layout, place_points
 from sonicmap.clustering.matching import match_clusters
 from sonicmap.clustering.profiles import WORDS, cluster_profiles
 from sonicmap.clustering.serialize import (
@@ -376,6 +377,10 @@ def _fit_and_activate(
     probs = est.predict_proba(X)
     labels = np.argmax(probs, axis=1)
     k = est.n_components_
+    report("mapping", {"n_artists": len(ids)})
+    t_map = time.perf_counter()
+    xy = map_layout(X, seed=int(est.random_state or 0))
+    map_seconds = time.perf_counter() - t_map
 
     with store.session() as s:
         max_state = s.get(KeyValue, _MAX_ID_KEY)
@@ -426,7 +431,7 @@ def _fit_and_activate(
                 for p in profiles
             ],
         )
-        _write_assignments(s, model_id, ids, probs, comp_ids, now, report)
+        _write_assignments(s, model_id, ids, probs, comp_ids, now, report, xy=xy)
         new_max = max(max_id, int(comp_ids.max()))
         state = s.get(KeyValue, _MAX_ID_KEY)
         if state is None:
@@ -449,6 +454,7 @@ def _fit_and_activate(
                     "n_reduced": est.n_reduced_,
                     "warm_started": est.warm_started_,
                     "previous_model_id": prev_info["id"] if prev_info else None,
+                    "map_seconds": map_seconds,
                 },
             )
         )
@@ -480,8 +486,10 @@ def _write_assignments(
     comp_ids: np.ndarray,
     now: datetime,
     report: Progress | None = None,
+    *,
+    xy: np.ndarray | None = None,
 ) -> int:
-    """Bulk-insert assignments in batches of :data:`BATCH` rows."""
+    """Bulk-insert assignments in batches of :data:`BATCH` rows (``xy``: map positions, (n, 2))."""
     labels = np.argmax(probs, axis=1)
     best = probs[np.arange(len(probs)), labels]
     cluster = comp_ids[labels]
@@ -499,6 +507,8 @@ def _write_assignments(
                     "probability": float(best[i]),
                     "probabilities": p32[i].tobytes(),
                     "assigned_at": now,
+                    "map_x": None if xy is None else float(xy[i, 0]),
+                    "map_y": None if xy is None else float(xy[i, 1]),
                 }
                 for i in range(start, end)
             ],
@@ -684,10 +694,30 @@ def assign_new_artists(
     ids = np.array([r[0] for r in rows], dtype=np.int64)
     X = np.stack([np.frombuffer(r[1], dtype="<f4") for r in rows]).astype(np.float32)
     probs = model.predict_proba(X)
+    xy = _place_on_map(store, mid, layout, X)
     with store.session() as s:
-        _write_assignments(s, mid, ids, probs, arrays[_EXTRA_COMP].astype(np.int64), now)
+        _write_assignments(s, mid, ids, probs, arrays[_EXTRA_COMP].astype(np.int64), now, xy=xy)
     log.info("assigned new artists model_id=%d n=%d", mid, len(ids))
     return {"model_id": mid, "assigned": int(len(ids))}
+
+
+def _place_on_map(store: Any, model_id: int, layout: int, X: np.ndarray) -> np.ndarray | None:
+    """Map positions for artists assigned after training: among their nearest placed artists."""
+    with store.session() as s:
+        rows = s.execute(
+            select(ArtistCluster.map_x, ArtistCluster.map_y, ArtistEmbedding.vector)
+            .join(ArtistEmbedding, ArtistEmbedding.artist_id == ArtistCluster.artist_id)
+            .where(
+                ArtistCluster.model_id == model_id,
+                ArtistCluster.map_x.is_not(None),
+                ArtistEmbedding.layout_version == layout,
+            )
+        ).all()
+    if not rows:
+        return None
+    ref_xy = np.array([(r[0], r[1]) for r in rows], dtype=np.float32)
+    ref = np.stack([np.frombuffer(r[2], dtype="<f4") for r in rows])
+    return place_points(X, ref, ref_xy)
 
 
 # --------------------------------------------------------------------------------------------

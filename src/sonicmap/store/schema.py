@@ -214,6 +214,10 @@ class ArtistCluster(Base):
     # float32 bytes, one per component, in component order (see gmm_clusters.component)
     probabilities: Mapped[bytes] = mapped_column(LargeBinary)
     assigned_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    # position on the model's 2-D artist map (sonicmap.clustering.map2d); None for rows written
+    # before maps existed
+    map_x: Mapped[float | None] = mapped_column(Float)
+    map_y: Mapped[float | None] = mapped_column(Float)
 
 
 class ScanSession(Base):

@@ -114,6 +114,16 @@ def test_rollback_delete_and_assign_new_artists(store, cfg) -> None:
     new_ids = add_artists(store, new, start=500)
     assert pc.assign_new_artists(store) == {"model_id": a, "assigned": 12}
     assert set(new_ids) <= set(_assign_map(store, a))
+    # Every artist of the model has a map position, the late ones placed among the others.
+    with store.session() as s:
+        xy = dict(
+            s.execute(
+                select(ArtistCluster.artist_id, ArtistCluster.map_x).where(
+                    ArtistCluster.model_id == a
+                )
+            ).all()
+        )
+    assert len(xy) == 312 and all(x is not None and -1 <= x <= 1 for x in xy.values())
     assert pc.assign_new_artists(store)["assigned"] == 0
     assert len(pc.list_models(store)) == 2
     # Deleting the archived model deletes its assignments and arrays.

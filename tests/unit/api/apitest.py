@@ -193,6 +193,8 @@ def seed(store: Store, *, n_artists: int = 6, tracks_per_artist: int = 2) -> dic
                         cluster_id=10 if i < 3 else 11,
                         probability=max(p0, 1 - p0),
                         probabilities=np.array([p0, 1 - p0], dtype="<f4").tobytes(),
+                        map_x=-0.5 + i / 10 if i < 3 else 0.5 + i / 10,
+                        map_y=i / 20,
                     )
                 )
         scan = db.ScanSession(
