@@ -6,9 +6,11 @@ Rules (``POST /scans``):
   inside a root;
 * a relative path is resolved against each library root in turn (the first root where it exists
   wins); an absolute path must lie inside one of the roots;
-* the path is resolved with every symlink followed (``realpath``); if the real location lies
-  outside every (resolved) root it is refused — a symlink inside the library that points
-  elsewhere cannot be used to scan another folder;
+* containment is :func:`sonicmap.library.walk.confined_path`, the rule the worker applies again
+  to what the API queues: the real location (symlinks followed) must lie inside a root's real
+  location — a symlink inside the library that points elsewhere cannot be used to scan another
+  folder — and the path queued is named below the root as configured (a symlinked root such as
+  ``/music`` → ``/srv/music`` stays ``/music/...``, as the scan names its tracks);
 * refusals are :class:`~sonicmap.errors.PathNotAllowedError` (HTTP 403, code
   ``path_not_allowed``); a path inside a root that does not exist is a ``ValueError``
   (HTTP 422, ``invalid_parameter``).
@@ -21,20 +23,14 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 from sonicmap.errors import PathNotAllowedError
+from sonicmap.library.walk import confined_path
 
 MAX_PATH_LEN = 4096
 
 
-def _real(p: Path) -> Path:
-    return Path(os.path.realpath(p))
-
-
-def _inside(path: Path, roots: Sequence[Path]) -> bool:
-    return any(path == r or path.is_relative_to(r) for r in roots)
-
-
 def confine_scan_path(path: str, roots: Sequence[Path]) -> Path:
-    """Return the real path of ``path`` if it lies inside one of ``roots``.
+    """Return ``path`` as the scan will name it (absolute, below a root as configured) if it lies
+    inside one of ``roots``.
 
     Parameters
     ----------
@@ -63,18 +59,17 @@ def confine_scan_path(path: str, roots: Sequence[Path]) -> Path:
         raise PathNotAllowedError(
             f"path {path!r} contains '..'; give a path inside a library root without '..'"
         )
-    real_roots = [_real(Path(r).expanduser()) for r in roots]
     p = Path(path)
-    candidates = [p] if p.is_absolute() else [Path(r) / p for r in roots]
+    candidates = [p] if p.is_absolute() else [Path(r).expanduser() / p for r in roots]
     outside: list[Path] = []
     for cand in candidates:
-        real = _real(cand)
-        if not _inside(real, real_roots):
+        inside = confined_path(cand, roots)
+        if inside is None:
             outside.append(cand)
             continue
-        if not real.exists():
+        if not os.path.exists(inside):
             continue
-        return real
+        return Path(inside)
     if outside:
         names = ", ".join(str(r) for r in roots)
         raise PathNotAllowedError(

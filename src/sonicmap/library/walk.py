@@ -86,27 +86,41 @@ def is_within(path: str, root: str) -> bool:
     return path.startswith(prefix)
 
 
-def check_paths_allowed(paths: Sequence[str | os.PathLike[str]], roots: Sequence[str]) -> list[str]:
-    """Normalise explicit scan ``paths`` and refuse any outside every root.
+def confined_path(
+    path: str | os.PathLike[str], roots: Sequence[str | os.PathLike[str]]
+) -> str | None:
+    """The one path-confinement rule of scans (the API, the CLI and the worker all apply it).
 
-    Both the lexical and the resolved (symlinks followed) form of each path must lie inside a
-    root (resolved: inside a root's resolved form). Raises :class:`PathNotAllowedError` naming
-    the path and the roots.
+    ``path`` (absolute, or relative to the working folder) is inside the library when its real
+    location (every symlink followed) lies inside a root's real location: a symlink that points
+    out of the library never lets a scan read elsewhere. Returns the path as the scan names its
+    files — absolute, below the root as configured, through no symlink inside the library
+    (``/music`` → ``/srv/music`` as root: ``/srv/music/A``, ``/music/A`` and ``/music/link-to-A``
+    all give ``/music/A``) — or ``None`` when it lies outside every root.
     """
+    rp = os.path.realpath(os.path.abspath(os.path.expanduser(os.fspath(path))))
+    for root in normalise_roots(roots):
+        real_root = os.path.realpath(root)
+        if is_within(rp, real_root):
+            rel = os.path.relpath(rp, real_root)
+            return root if rel == "." else os.path.join(root, rel)
+    return None
+
+
+def check_paths_allowed(paths: Sequence[str | os.PathLike[str]], roots: Sequence[str]) -> list[str]:
+    """Normalise explicit scan ``paths`` (:func:`confined_path`) and refuse any outside every
+    root: :class:`PathNotAllowedError` naming the path and the roots."""
     roots_n = normalise_roots(roots)
-    real_roots = [os.path.realpath(r) for r in roots_n]
     out = []
     for p in paths:
-        ap = os.path.abspath(os.path.expanduser(os.fspath(p)))
-        rp = os.path.realpath(ap)
-        if not any(is_within(ap, r) for r in roots_n) or not any(
-            is_within(rp, r) for r in real_roots
-        ):
+        inside = confined_path(p, roots_n)
+        if inside is None:
+            ap = os.path.abspath(os.path.expanduser(os.fspath(p)))
             raise PathNotAllowedError(
                 f"path {ap!r} is outside the library roots {roots_n}; expected a path inside one "
                 "of them (set SONICMAP_LIBRARY_ROOTS)"
             )
-        out.append(ap)
+        out.append(inside)
     return normalise_roots(out)
 
 

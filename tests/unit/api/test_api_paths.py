@@ -26,13 +26,30 @@ def library(tmp_path: Path) -> dict[str, Path]:
 
 def test_inside_paths_resolve(library) -> None:
     roots = [library["root"], library["other"]]
-    root = library["root"].resolve()
+    root = library["root"]
     assert confine_scan_path("Artist/Album", roots) == root / "Artist" / "Album"
     assert confine_scan_path(str(library["root"] / "Artist"), roots) == root / "Artist"
     assert confine_scan_path(str(library["root"]), roots) == root
-    assert confine_scan_path("Live", roots) == library["other"].resolve() / "Live"
-    # A symlink that stays inside the library is fine.
+    assert confine_scan_path("Live", roots) == library["other"] / "Live"
+    # A symlink that stays inside the library is fine: named by where it leads.
     assert confine_scan_path("inner-link", roots) == root / "Artist"
+
+
+def test_a_symlinked_root_keeps_its_configured_name(tmp_path: Path) -> None:
+    """Root ``music`` → ``disk/music``: every spelling names the path below ``music``, and the
+    worker's check (the same rule) accepts what the API queues."""
+    from sonicmap.library.walk import check_paths_allowed
+
+    real = tmp_path / "disk" / "music"
+    (real / "Artist").mkdir(parents=True)
+    root = tmp_path / "music"
+    root.symlink_to(real)
+    for given in ("Artist", str(root / "Artist"), str(real / "Artist")):
+        queued = confine_scan_path(given, [root])
+        assert queued == root / "Artist", given
+        assert check_paths_allowed([queued], [str(root)]) == [str(root / "Artist")]
+    with pytest.raises(PathNotAllowedError):
+        check_paths_allowed([str(tmp_path / "disk")], [str(root)])
 
 
 @pytest.mark.parametrize(
