@@ -36,11 +36,11 @@ log = logging.getLogger(__name__)
 
 MAX_COUNT = 500
 """Largest ``count`` a path or a mix may ask for."""
-PATH_ANCHORS = 4
-"""k-NN queries spread evenly along a path (at least; one per 6 places for long paths) to gather
-its candidates: fewer than one per place, since each sqlite-vec query scans the whole index
-(bench/paths.py: 3-6 queries of 40-100 neighbours give paths of the same smoothness)."""
-PATH_NEIGHBOURS = 60
+PATH_ANCHORS = 3
+"""k-NN queries spread evenly along a path (at least; one per 8 places for long paths) to gather
+its candidates: few, since each sqlite-vec query scans the whole index (bench/paths.py: 2-6
+queries of 60-120 neighbours give paths of the same smoothness)."""
+PATH_NEIGHBOURS = 80
 """Candidates each of those queries brings."""
 DEFAULT_MIX_MAX_PER_ARTIST = 3
 DEFAULT_MIX_MAX_PER_ALBUM = 2
@@ -277,7 +277,7 @@ def sonic_path(
     ids: set[int] = {start, end}
     if start != end and np.any(a) and np.any(b) and count > 2:
         n_mid = count - 2
-        n_anchor = min(n_mid, max(PATH_ANCHORS, math.ceil(n_mid / 6)))
+        n_anchor = min(n_mid, max(PATH_ANCHORS, math.ceil(n_mid / 8)))
         k = PATH_NEIGHBOURS
         index = open_index(store, backend=backend)
         for q in waypoints(a, b, n_anchor + 2)[1:-1]:
@@ -399,7 +399,9 @@ def sonic_mix(
         ids: set[int] = set(known)
         full = False
         for _, v in points:
-            hits = index.knn("track", v, fetch, exclude=never)
+            # (no exclude= here: a player's long list of played tracks would widen every scan;
+            # the planner skips them, and the fetch widens if they held too many back)
+            hits = index.knn("track", v, fetch)
             full |= len(hits) == fetch
             ids.update(i for i, _ in hits)
         rows = _rows(store, ids)
