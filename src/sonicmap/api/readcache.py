@@ -7,7 +7,7 @@ keeps
 * an **artist snapshot**: ids [shape=(n,), int64, ascending], vectors [shape=(n, 64), float32],
   their norms and the artists' names, loaded in one query. Similar artists are answered from it by
   the same exact k-NN code as the store's in-memory backend
-  (:meth:`sonicmap.store.vectors.VectorIndex.knn`: one matrix-vector product, ``argpartition``,
+  (:class:`sonicmap.store.vectors.MemoryIndex`: one matrix-vector product, ``argpartition``,
   float64 re-rank of the candidates, ties by id), ranked and blended exactly like
   :func:`sonicmap.pipeline.embeddings.similar_artists` (tested to give the same answer);
 * a bounded LRU of **encoded response bodies** (bytes), keyed on the request's parameters.
@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import text
 
-from sonicmap.store.vectors import NumpyIndex, _row_norms, _stack
+from sonicmap.store.vectors import MemoryIndex, stack
 
 log = logging.getLogger(__name__)
 
@@ -154,20 +154,6 @@ def _make_stamp(engine: Any) -> _Stamp | None:
 # ------------------------------------------------------------------------------------------
 
 
-class _SnapshotIndex(NumpyIndex):
-    """The store's in-memory k-NN over a fixed set of arrays (no database access)."""
-
-    def __init__(self, store: Any, ids: np.ndarray, vecs: np.ndarray, norms: np.ndarray) -> None:
-        super().__init__(store)
-        self._data["artist"] = (None, ids, vecs, norms)
-
-    def _setup(self, kind: str) -> None:
-        pass
-
-    def _current(self, kind: str) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
-        return self._data[kind]
-
-
 @dataclass
 class ArtistSnapshot:
     """Every artist vector with its artist's name, as of one generation."""
@@ -176,7 +162,7 @@ class ArtistSnapshot:
     ids: np.ndarray  # [shape=(n,), int64], ascending
     vecs: np.ndarray  # [shape=(n, 64), float32]
     names: list[str]
-    index: _SnapshotIndex
+    index: MemoryIndex
     active_model: int | None
     # artist id -> membership distribution under ``active_model`` (lazy; see ReadCache.memberships)
     memberships: dict[int, np.ndarray] | None = None
@@ -292,9 +278,8 @@ class ReadCache:
                 text("SELECT id FROM gmm_models WHERE status = 'active' ORDER BY id DESC LIMIT 1")
             ).scalar()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        vecs = _stack([r[1] for r in rows])
+        vecs = stack([r[1] for r in rows])
         names = [r[2] for r in rows]
-        norms = _row_norms(vecs)
         self.loads += 1
         log.debug("read cache: loaded artists=%d generation=%d", len(ids), generation)
         return ArtistSnapshot(
@@ -302,7 +287,7 @@ class ReadCache:
             ids=ids,
             vecs=vecs,
             names=names,
-            index=_SnapshotIndex(self.store, ids, vecs, norms),
+            index=MemoryIndex(ids, vecs),
             active_model=None if active is None else int(active),
         )
 
@@ -351,7 +336,12 @@ class ReadCache:
         if not q.any():
             return []
         ranked = rank_similar_artists(
-            snap.index, q, artist_id, k, float(membership_weight), lambda _: self.memberships(snap)
+            snap.index.knn,
+            q,
+            artist_id,
+            k,
+            float(membership_weight),
+            lambda _: self.memberships(snap),
         )
         # (every hit is one of the snapshot's ids: its row is found by bisection)
         rows = np.searchsorted(snap.ids, [aid for _, aid, *_ in ranked]).tolist()

@@ -26,6 +26,7 @@ import math
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -446,7 +447,7 @@ def bhattacharyya(p: np.ndarray, q: np.ndarray) -> float:
 
 
 def rank_similar_artists(
-    index: Any,
+    knn: Callable[..., list[tuple[int, float]]],
     q: np.ndarray,
     artist_id: int,
     k: int,
@@ -455,12 +456,14 @@ def rank_similar_artists(
 ) -> list[tuple[float, int, float, float | None, float]]:
     """The ranking of :func:`similar_artists` on a vector index: ``k`` best, best first.
 
+    ``knn(q, n, exclude=ids)`` searches the artist vectors (``MemoryIndex.knn``, or
+    ``VectorIndex.knn`` bound to ``"artist"``).
     ``q`` is the seed's (non-zero) vector; ``memberships(ids)`` gives the membership distributions
     (:func:`membership_distribution`) of those artists under the active model, and is only called
     when ``w > 0``. Returns ``(score, id, cosine_score, overlap or None, distance)`` tuples.
     """
     fetch = k if w == 0 else max(3 * k, k + 20)
-    hits = index.knn("artist", q, fetch, exclude=(artist_id,))
+    hits = knn(q, fetch, exclude=(artist_id,))
     ranked: list[tuple[float, int, float, float | None, float]] = []
     members = memberships([artist_id] + [i for i, _ in hits]) if w > 0 else {}
     seed_p = members.get(artist_id)
@@ -513,7 +516,9 @@ def similar_artists(
         ) from None
     if not np.any(q):
         return []
-    ranked = rank_similar_artists(index, q, artist_id, k, w, lambda ids: _memberships(store, ids))
+    ranked = rank_similar_artists(
+        partial(index.knn, "artist"), q, artist_id, k, w, lambda ids: _memberships(store, ids)
+    )
     ids = [r[1] for r in ranked]
     with store.session() as ses:
         info = {

@@ -8,14 +8,18 @@ on and a busy timeout so that a CLI scan and a reader can share the file.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from sonicmap.store.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +102,16 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessions = session_factory(engine)
+        #: open vector indexes by backend name (:func:`sonicmap.store.vectors.open_index`)
+        self.vector_indexes: dict[str, VectorIndex] = {}
+        self.vector_lock = threading.Lock()
+
+    @property
+    def vectors(self) -> VectorIndex:
+        """The vector index of this store (backend ``auto``)."""
+        from sonicmap.store.vectors import open_index
+
+        return open_index(self)
 
     @property
     def is_sqlite(self) -> bool:

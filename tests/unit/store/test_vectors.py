@@ -253,9 +253,9 @@ def test_sqlite_vec_beyond_its_k_limit_scans(
     sqlite_store: Store, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Requests larger than vec0's k cap (4096) fall back to an exact scan, same answers."""
-    import sonicmap.store.vectors as vectors
+    from sonicmap.store.vectors import sqlite_vec
 
-    monkeypatch.setattr(vectors, "_VEC0_MAX_K", 16)
+    monkeypatch.setattr(sqlite_vec, "_VEC0_MAX_K", 16)
     x = rng.standard_normal((120, 64)).astype(np.float32)
     x[10] = 0.0
     ids = add_tracks(sqlite_store, x)
@@ -380,3 +380,25 @@ def test_sqlite_vec_processes_rebuilding_at_once_wait_for_each_other(
     assert [[i for i, _ in r] for r in results] == [want] * len(stores), results
     for s in stores:
         s.dispose()
+
+
+def test_memory_index_needs_no_store_and_answers_like_the_backends(
+    sqlite_store: Store, rng: np.random.Generator
+) -> None:
+    from sonicmap.store.vectors import MemoryIndex
+
+    x = rng.standard_normal((300, 64)).astype(np.float32)
+    x[40:44] = x[7]  # exact duplicates: ties broken by id
+    ids = list(range(1, 301))
+    mem = MemoryIndex(np.array(ids), x)
+    got = mem.knn(x[7], 10, exclude=[8])
+    assert [i for i, _ in got][:4] == [41, 42, 43, 44]
+    assert [i for i, _ in got] == brute_force(ids, x, x[7], 10, exclude={8})
+    add_tracks(sqlite_store, x)
+    assert sqlite_store.vectors is open_index(sqlite_store)  # the store's own index
+    for backend in BACKENDS:
+        assert got == open_index(sqlite_store, backend=backend).knn("track", x[7], 10, exclude=[8])
+    smaller = mem.without([41, 42]).with_vectors([500], x[7][None, :] * 3)
+    assert [i for i, _ in smaller.knn(x[7], 3, exclude=[8])] == [43, 44, 500]
+    with pytest.raises(VectorError, match="all zeros"):
+        mem.knn(np.zeros(64), 3)
