@@ -11,7 +11,10 @@ State (JSON): ``state`` = ``idle`` | ``queued`` | ``running``, ``task_id``, ``qu
 
 * :meth:`TrainingFlight.request` — a new request: if a training is queued (younger than
   ``queued_ttl_s``) or running (heartbeat younger than ``lock_ttl_s``) it is **coalesced** and the
-  existing task id is returned; otherwise the new id is recorded as queued.
+  existing task id is returned; otherwise the new id is recorded as queued. A queued training
+  older than ``queued_check_s`` is first checked with the caller's ``is_known(task_id)`` (the
+  broker: is the message still there?); one the broker no longer knows (Redis flushed or
+  restarted without its data) is released and the new request queued in its place.
 * :meth:`TrainingFlight.start` — a training task begins: ``run``; ``busy`` while another live
   training holds the lock (the caller retries later); ``done`` when this task id already finished
   (duplicate delivery).
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -67,11 +71,17 @@ class TrainingFlight:
     """Single-flight state of GMM training in ``store`` (see the module docstring)."""
 
     def __init__(
-        self, store: Store, *, lock_ttl_s: float = 90.0, queued_ttl_s: float = 6 * 3600.0
+        self,
+        store: Store,
+        *,
+        lock_ttl_s: float = 90.0,
+        queued_ttl_s: float = 6 * 3600.0,
+        queued_check_s: float = 60.0,
     ) -> None:
         self.store = store
         self.lock_ttl = timedelta(seconds=lock_ttl_s)
         self.queued_ttl = timedelta(seconds=queued_ttl_s)
+        self.queued_check = timedelta(seconds=queued_check_s)
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -122,16 +132,32 @@ class TrainingFlight:
             v = s.scalar(select(KeyValue.value).where(KeyValue.key == KEY))
         return dict(v) if v else dict(IDLE)
 
-    def request(self, task_id: str, *, now: datetime | None = None) -> tuple[bool, str]:
+    def request(
+        self,
+        task_id: str,
+        *,
+        now: datetime | None = None,
+        is_known: Callable[[str], bool | None] | None = None,
+    ) -> tuple[bool, str]:
         """Claim the flight for a new request ``task_id``.
 
         Returns ``(True, task_id)`` when the caller must enqueue ``task_id`` now, or ``(False,
         existing_task_id)`` when the request coalesces into a queued/running training.
+        ``is_known(queued_id)``: False when the broker no longer holds that task's message (None:
+        cannot tell); asked only about a training queued at least ``queued_check_s`` ago.
         """
         t = now or datetime.now(UTC)
+        lost = self._lost_queued(t, is_known)
 
         def fn(v: dict[str, Any]) -> tuple[Any, Any]:
-            if self._live(v, t):
+            if lost is not None and v.get("state") == "queued" and v.get("task_id") == lost:
+                log.warning(
+                    "queued training task_id=%s is unknown to the broker; released, "
+                    "queueing task_id=%s",
+                    lost,
+                    task_id,
+                )
+            elif self._live(v, t):
                 return None, (False, str(v["task_id"]))
             new = {
                 "state": "queued",
@@ -142,6 +168,19 @@ class TrainingFlight:
             return new, (True, task_id)
 
         return self._transact(fn)
+
+    def _lost_queued(
+        self, now: datetime, is_known: Callable[[str], bool | None] | None
+    ) -> str | None:
+        """The id of the queued training when the broker says it no longer knows it (asked
+        outside the row lock: the answer is applied only if that id is still the queued one)."""
+        if is_known is None:
+            return None
+        v = self.state()
+        queued_at = _parse(v.get("queued_at"))
+        if v.get("state") != "queued" or queued_at is None or now - queued_at < self.queued_check:
+            return None
+        return str(v["task_id"]) if is_known(str(v["task_id"])) is False else None
 
     def start(self, task_id: str, *, now: datetime | None = None) -> StartOutcome:
         """A training task ``task_id`` is about to train; may it?"""

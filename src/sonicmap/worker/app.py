@@ -83,6 +83,12 @@ class WorkerSettings(BaseSettings):
         gt=1,
         description="A queued training request older than this no longer coalesces new ones.",
     )
+    queued_check_s: float = Field(
+        60,
+        gt=0,
+        description="A queued training older than this is checked against the broker (Redis) by "
+        "the next request and released when its message is gone.",
+    )
     refresh_countdown_s: float = Field(
         60, ge=0, description="Delay before a periodic-refresh training starts."
     )

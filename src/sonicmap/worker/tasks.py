@@ -49,6 +49,7 @@ from sonicmap.worker.app import (
     get_worker_settings,
     plan_to_broker,
 )
+from sonicmap.worker.broker import broker_knows
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,12 @@ def _now() -> datetime:
 
 def _flight(store: Any) -> TrainingFlight:
     ws = get_worker_settings()
-    return TrainingFlight(store, lock_ttl_s=ws.lock_ttl_s, queued_ttl_s=ws.queued_ttl_s)
+    return TrainingFlight(
+        store,
+        lock_ttl_s=ws.lock_ttl_s,
+        queued_ttl_s=ws.queued_ttl_s,
+        queued_check_s=ws.queued_check_s,
+    )
 
 
 def run_recorded(
@@ -243,7 +249,9 @@ def request_training(
     store = store if store is not None else get_store()
     flight = _flight(store)
     new_id = str(uuid.uuid4())
-    claimed, task_id = flight.request(new_id)
+    claimed, task_id = flight.request(
+        new_id, is_known=lambda queued: broker_knows(app, QUEUE_MAINTENANCE, queued)
+    )
     if not claimed:
         log.info("training request coalesced reason=%s task_id=%s", reason, task_id)
         return {"status": "coalesced", "task_id": task_id}

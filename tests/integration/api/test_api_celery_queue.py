@@ -64,3 +64,33 @@ def test_broker_down_answers_503_fast(tmp_path, sqlite_store) -> None:
         assert time.monotonic() - t0 < 20
         # Reads do not need the broker.
         assert c.get(f"{API}/artists").status_code == 200
+
+
+def test_a_training_lost_by_the_broker_is_requeued_within_the_check_time(
+    tmp_path, store, redis_url, monkeypatch
+) -> None:
+    """Redis flushed while a training is queued: the next POST /gmm/train after
+    SONICMAP_WORKER_QUEUED_CHECK_S queues a new task instead of coalescing into a lost one."""
+    monkeypatch.setenv("SONICMAP_WORKER_QUEUED_CHECK_S", "1")
+    r = redis.Redis.from_url(redis_url)
+    r.flushdb()
+    with _client(tmp_path, store, redis_url) as c:
+
+        def train() -> dict:
+            resp = c.post(f"{API}/gmm/train", json={"force": True}, headers=AUTH)
+            assert resp.status_code == 202, resp.text
+            return resp.json()
+
+        first = train()
+        assert first["status"] == "queued"
+        time.sleep(1.2)
+        assert train() == {**first, "status": "coalesced"}  # the message is still in Redis
+        r.flushdb()  # Redis loses its state
+        t0 = time.monotonic()
+        while (again := train())["status"] == "coalesced":
+            assert time.monotonic() - t0 < 3, "the lost training still coalesces new requests"
+            time.sleep(0.2)
+        assert again["status"] == "queued" and again["task_id"] != first["task_id"]
+        raw = b"".join(m for k in r.keys("maintenance*") for m in r.lrange(k, 0, -1))
+        assert again["task_id"].encode() in raw and first["task_id"].encode() not in raw
+        assert train() == {**again, "status": "coalesced"}

@@ -84,3 +84,22 @@ def test_concurrent_requests_claim_once(store):
     winners = [tid for claimed, tid in results if claimed]
     assert len(winners) == 1
     assert {tid for _, tid in results} == set(winners)
+
+
+def test_a_queued_training_the_broker_lost_is_released_after_the_check_time(sqlite_store):
+    f = TrainingFlight(sqlite_store, lock_ttl_s=10, queued_ttl_s=3600, queued_check_s=60)
+    asked: list[str] = []
+
+    def gone(task_id: str) -> bool:
+        asked.append(task_id)
+        return False
+
+    assert f.request("a", now=T0) == (True, "a")
+    assert f.request("b", now=T0 + 59 * S, is_known=gone) == (False, "a")  # too young to ask
+    assert asked == []
+    assert f.request("c", now=T0 + 61 * S, is_known=lambda _id: None) == (False, "a")  # no verdict
+    assert f.request("d", now=T0 + 61 * S, is_known=lambda _id: True) == (False, "a")  # still there
+    assert f.request("e", now=T0 + 61 * S, is_known=gone) == (True, "e")  # lost: replaced
+    assert asked == ["a"] and f.state()["task_id"] == "e"
+    assert f.start("e", now=T0 + 62 * S).action == "run"
+    assert f.request("g", now=T0 + 65 * S, is_known=gone) == (False, "e")  # running: no check
