@@ -309,3 +309,40 @@ def test_other_api_paths_answer_json_errors(library, client_for) -> None:
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     # a plugin URL configured with a trailing slash
     assert c.get("http://testserver//api/health").json() == {"status": "ok"}
+
+
+def test_memory_snapshot_answers_like_the_database(library, client_for, store) -> None:
+    from sonicmap.api.compat import answers
+    from sonicmap.api.compat.ids import ServerIds, choose_server
+
+    c = client_for(compat_server="navi")
+    songs, ids = library["songs"]["navi"], library["ids"]
+    direct = ServerIds(store, choose_server(store, "navi"))  # no snapshot: the database
+    assert c.app.state.compat_snapshot.refresh_now() is not None
+    for i in (0, 4, 17, 33):
+        r = c.get("/api/similar_tracks", params={"item_id": songs[ids[i]], "n": 7}, headers=AUTH)
+        assert r.headers["x-sonicmap-answered-from"] == "memory"
+        want = answers.similar_tracks(direct, songs[ids[i]], 7)
+        assert [x["item_id"] for x in r.json()] == [x["item_id"] for x in want]
+        assert [x["distance"] for x in r.json()] == pytest.approx(
+            [x["distance"] for x in want], abs=1e-5
+        )
+    a, b = songs[ids[1]], songs[ids[38]]
+    r = c.get(
+        "/api/find_path",
+        params={"start_song_id": a, "end_song_id": b, "max_steps": 9},
+        headers=AUTH,
+    )
+    assert r.headers["x-sonicmap-answered-from"] == "memory"
+    path = r.json()["path"]
+    assert path[0]["item_id"] == a and path[-1]["item_id"] == b and len(path) == 9
+    assert not {p["item_id"] for p in path} - set(songs.values())
+    # a new sync of the server is seen: its songs are re-read from the mapping
+    with store.session() as ses:
+        ses.query(ServerSong).filter(ServerSong.server_song_id == songs[ids[2]]).delete()
+        from sonicmap.store.schema import Server
+
+        ses.query(Server).filter(Server.name == "navi").update({"sync_generation": 2})
+    c.app.state.compat_snapshot.refresh_now()
+    r = c.get("/api/similar_tracks", params={"item_id": songs[ids[1]], "n": 5}, headers=AUTH)
+    assert songs[ids[2]] not in {x["item_id"] for x in r.json()}

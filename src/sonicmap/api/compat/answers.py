@@ -186,28 +186,44 @@ def similar_tracks(
     cap = ELIMINATE_DUPLICATES_PER_ARTIST if eliminate_duplicates else None
     if mem is not None and song_id:
         try:
-            return _similar_in_memory(*mem, song_id, n, cap)
+            rows = _similar_in_memory(*mem, song_id, n, cap)
+            ids.answered["from"] = "memory"
+            return rows
         except CompatError:
             pass  # not in the snapshot (a track analysed since): ask the database
     seed = _seed(ids, song_id)
-    fetch = n + 8
+    with ids.store.engine.connect() as conn:
+        me = conn.execute(
+            select(db.Track.artist_id, db.Track.title).where(db.Track.id == seed)
+        ).one_or_none()
+
+    def key(artist_id: int | None, title: str | None) -> tuple[int, str] | None:
+        return (int(artist_id), fold(title)) if artist_id is not None and fold(title) else None
+
+    fetch = 2 * n + 16
     while True:
         try:
-            hits = embeddings.similar_tracks(ids.store, seed, fetch, max_per_artist=cap)
+            hits = embeddings.similar_tracks(ids.store, seed, fetch)
         except NotFoundError:
             raise CompatError(404, TRACK_NOT_FOUND) from None
-        seen = set()
+        songs = ids.songs(int(r["id"]) for r in hits)
+        seen = {key(*me)} - {None} if me is not None else set()
+        per_artist: dict[int, int] = {}
         kept = []
         for r in hits:
-            key = (fold(r.get("artist")), fold(r.get("title")))
-            if r.get("title") and key in seen:
+            k, aid = key(r.get("artist_id"), r.get("title")), r.get("artist_id")
+            if int(r["id"]) not in songs or (k is not None and k in seen):
                 continue
-            seen.add(key)
+            if cap is not None and aid is not None and per_artist.get(aid, 0) >= cap:
+                continue
+            seen.add(k)
+            if aid is not None:
+                per_artist[aid] = per_artist.get(aid, 0) + 1
             kept.append(r)
-        rows = _rows_for(ids, kept)
-        rows = [r for r in rows if r["item_id"] != song_id]
-        if len(rows) >= n or len(hits) < fetch or fetch >= 4 * MAX_N:
-            return rows[:n]
+            if len(kept) == n:
+                break
+        if len(kept) >= n or len(hits) < fetch or fetch >= 4 * MAX_N:
+            return _rows_for(ids, kept)
         fetch *= 3
 
 
@@ -225,6 +241,7 @@ def find_path(ids: ServerIds, start_id: str | None, end_id: str | None, steps: i
     mem = ids.memory()
     planned = _path_in_memory(*mem, start_id, end_id, count) if mem is not None else None
     if planned is not None:
+        ids.answered["from"] = "memory"
         snap, smap = mem
         rows = [_memory_row(snap, smap, j, d) for j, d in planned]
         u = snap.unit[[j for j, _ in planned]].astype(np.float64)

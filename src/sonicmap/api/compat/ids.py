@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sonicmap.errors import SonicmapError
@@ -63,6 +63,9 @@ class ServerIds:
     store: Store
     server: servers.ServerInfo
     snapshot: Any = None
+    answered: dict[str, str] = field(default_factory=dict)
+    """``{"from": "memory"}`` once an answer came from the snapshot (the routes report it in the
+    ``X-Sonicmap-Answered-From`` header)."""
 
     def memory(self) -> tuple[Any, Any] | None:
         """``(snapshot, its ServerMap of this server)``, or None without a snapshot."""

@@ -89,10 +89,12 @@ async def _answer(request: Request, work: Callable[[ServerIds], Any]) -> JSONRes
         ensure_schema(request)
         holder: SnapshotHolder = state.compat_snapshot
         server = choose_server(state.store, name, holder.servers())
-        return work(ServerIds(state.store, server, holder.current()))
+        ids = ServerIds(state.store, server, holder.current())
+        return work(ids), ids.answered.get("from", "database")
 
     try:
-        return JSONResponse(await run_in_threadpool(run))
+        body, source = await run_in_threadpool(run)
+        return JSONResponse(body, headers={"X-Sonicmap-Answered-From": source})
     except answers.CompatError as exc:
         return _error(exc.status, exc.message)
     except NoServer as exc:
