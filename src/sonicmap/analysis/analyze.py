@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from scipy.fft import rfft as _rfft  # float32 in, complex64 out; faster than numpy on short rows
 
-from sonicmap.analysis import loudness, rhythm, spectral, tonal
+from sonicmap.analysis import loudness, rhythm, spectral, texture, tonal
 from sonicmap.analysis.decode import (
     ANALYSIS_HOP,
     ANALYSIS_SR,
@@ -41,7 +41,7 @@ from sonicmap.errors import AnalysisError, DecodeError, TagError
 
 logger = logging.getLogger(__name__)
 
-ANALYSIS_VERSION = 3
+ANALYSIS_VERSION = 4
 """Bumped on any change of the algorithms or of the feature set."""
 
 N_FFT = 512
@@ -194,6 +194,7 @@ class _Accumulator:
         self.desc_sq: dict[str, float] = {}
         self.n_desc = 0
         self.contrast_sum = np.zeros(len(self.bands))
+        self.valley_sum = np.zeros(len(self.bands))
         self.n_contrast = 0
         self.desc_buf: list[np.ndarray] = []
         self.n_buf = 0
@@ -314,7 +315,9 @@ class _Accumulator:
             self.desc_sq[name] = self.desc_sq.get(name, 0.0) + float((v * v).sum())
         self.n_desc += Ps.shape[0]
         Pc = Ps[::_CONTRAST_EVERY]
-        self.contrast_sum += spectral.spectral_contrast(Pc, self.bands).sum(axis=0)
+        contrast, valley = spectral.contrast_and_valley(Pc, self.bands)
+        self.contrast_sum += contrast.sum(axis=0)
+        self.valley_sum += valley.sum(axis=0)
         self.n_contrast += Pc.shape[0]
 
     # ---------------------------------------------------------------- final descriptors
@@ -399,6 +402,13 @@ class _Accumulator:
         f["spectral_contrast"] = [
             round(float(v), 3) for v in self.contrast_sum / max(self.n_contrast, 1)
         ]
+        f["spectral_valley"] = [
+            round(float(v), 3) for v in self.valley_sum / max(self.n_contrast, 1)
+        ]
+        fp = texture.fluctuation_pattern(onset, FPS)
+        f["fluctuation_pattern"] = [round(v, 5) for v in fp["pattern"]]  # type: ignore[attr-defined]
+        f["fluctuation_gravity_hz"] = round(float(fp["gravity"]), 4)  # type: ignore[arg-type]
+        f["fluctuation_strength"] = round(float(fp["strength"]), 5)  # type: ignore[arg-type]
         f["spectral_flux"] = round(float(onset.mean()) if onset.size else 0.0, 4)
         tot = float(mono.sum())
         f["hf_ratio"] = round(
@@ -416,6 +426,9 @@ class _Accumulator:
         ms = np.sqrt(np.maximum(msq - mm * mm, 0.0))
         f["mfcc_mean"] = [round(float(v), 4) for v in mm]
         f["mfcc_std"] = [round(float(v), 4) for v in ms]
+        # single-Gaussian timbre model (Mandel & Ellis 2005): the MFCC covariance Dᵀ Cov(mel) D
+        cov = dct.T @ (self.mel_gram / nm) @ dct - np.outer(mm, mm)
+        f["mfcc_corr"] = [round(v, 4) for v in texture.mfcc_correlations(cov)]
         return f
 
 

@@ -78,6 +78,30 @@ _TABLE = [
         "Mean octave-band spectral contrast (Jiang 2002), bands up to 200, 400, 800, 1600, 3200, 5512 Hz.",
     ),
     (
+        "spectral_valley",
+        "dB × 6",
+        "list",
+        "Mean octave-band spectral valley (Jiang 2002) relative to the frame's mean power, same bands.",
+    ),
+    (
+        "fluctuation_pattern",
+        "6 × share",
+        "list",
+        "Onset-envelope modulation per band 0.5-10 Hz (Pampalk's fluctuation pattern), sums to 1.",
+    ),
+    (
+        "fluctuation_gravity_hz",
+        "Hz",
+        "float",
+        "Centre of gravity of the fluctuation pattern (modulation frequency).",
+    ),
+    (
+        "fluctuation_strength",
+        "",
+        "float",
+        "Weighted 0.5-10 Hz modulation of the onset envelope over its level.",
+    ),
+    (
         "spectral_flux",
         "dB/frame",
         "float",
@@ -103,6 +127,12 @@ _TABLE = [
         "Mean MFCCs (40 mel bands 30-5000 Hz, natural log, orthonormal DCT-II).",
     ),
     ("mfcc_std", "13 × coefficient", "list", "Standard deviation of the MFCCs."),
+    (
+        "mfcc_corr",
+        "15 × correlation",
+        "list",
+        "Correlations between MFCC 1-6 (upper triangle, row-major): the timbre Gaussian's shape.",
+    ),
     ("energy", "0-1", "float", "Score: perceived intensity (see docs/analysis.md)."),
     ("valence", "0-1", "float", "Score: musical positiveness."),
     (

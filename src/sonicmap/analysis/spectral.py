@@ -147,6 +147,19 @@ def spectral_contrast(P: np.ndarray, bands: list[slice], *, alpha: float = 0.2) 
     Per band: 10 log10 of the mean of the strongest ``alpha`` fraction of bins over the mean of the
     weakest ``alpha`` fraction. Returns [shape=(n, n_bands)], float64 (computed in P's dtype).
     """
+    return contrast_and_valley(P, bands, alpha=alpha)[0]
+
+
+def contrast_and_valley(
+    P: np.ndarray, bands: list[slice], *, alpha: float = 0.2
+) -> tuple[np.ndarray, np.ndarray]:
+    """Spectral contrast (:func:`spectral_contrast`) and spectral valley, both dB.
+
+    The valley of a band (Jiang et al. 2002) is the mean of its weakest ``alpha`` fraction of bins,
+    here relative to the frame's mean power over all bins: ``10 log10(valley / mean(P))``, so it
+    does not depend on the playback level (the noise floor between partials, relative to the
+    frame). Returns two arrays [shape=(n, n_bands)], float64; empty bands and silent frames 0.
+    """
     nb = len(bands)
     peak = np.ones((nb, P.shape[0]), P.dtype)
     valley = np.ones_like(peak)
@@ -168,6 +181,10 @@ def spectral_contrast(P: np.ndarray, bands: list[slice], *, alpha: float = 0.2) 
     eps = P.dtype.type(1e-10) if P.dtype.kind == "f" else 1e-10
     r = np.log10((peak + eps) / (valley + eps))
     r *= 10
+    level = np.add.reduce(P, axis=1) / P.shape[1] + eps
+    v = np.log10((valley + eps) / level)
+    v *= 10
     if not ok.all():
         r[~ok] = 0.0
-    return r.T.astype(np.float64)
+        v[~ok] = 0.0
+    return r.T.astype(np.float64), v.T.astype(np.float64)
