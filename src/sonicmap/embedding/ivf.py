@@ -34,7 +34,7 @@ def _unit(m: np.ndarray) -> np.ndarray:
     m = np.asarray(m, dtype=np.float32)
     norms = np.sqrt(np.einsum("ij,ij->i", m, m))
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = m / norms[:, None]
+        out: np.ndarray = np.asarray(m / norms[:, None], dtype=np.float32)
     out[~np.isfinite(out)] = 0.0
     return out
 

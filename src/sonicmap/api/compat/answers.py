@@ -10,18 +10,19 @@ message the plugins expect.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from sqlalchemy import and_, or_, select
 
+from sonicmap.api.compat import memory
+from sonicmap.api.compat.common import TRACK_NOT_FOUND, CompatError
+from sonicmap.api.compat.common import song_row as _song_row
 from sonicmap.api.compat.ids import ServerIds, fold
 from sonicmap.api.queries import like_pattern
 from sonicmap.errors import NotFoundError, SonicmapError
 from sonicmap.pipeline import embeddings, paths
-from sonicmap.sequencing import Pool, plan_path, waypoints
 from sonicmap.store import schema as db
 from sonicmap.store.vectors import from_blob
 
@@ -35,19 +36,6 @@ SEARCH_DEFAULT = 20
 SEARCH_MAX = 500
 REPRESENTATIVE_SONGS = 3
 
-NONE_KEY = -1
-"""No artist / recording key in the snapshot's arrays."""
-TRACK_NOT_FOUND = "Target track not found in index or no similar tracks found."
-
-
-class CompatError(Exception):
-    """An answer other than 200: ``status`` and the ``error`` string of the JSON body."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
 
 def _album_artists(store: Any, album_ids: Iterable[int | None]) -> dict[int, str | None]:
     ids = sorted({int(a) for a in album_ids if a is not None})
@@ -58,26 +46,6 @@ def _album_artists(store: Any, album_ids: Iterable[int | None]) -> dict[int, str
             select(db.Album.id, db.Album.album_artist).where(db.Album.id.in_(ids))
         ).all()
     return {int(i): a for i, a in rows}
-
-
-def _song_row(
-    song_id: str,
-    title: str | None,
-    artist: str | None,
-    album: str | None,
-    album_artist: str | None,
-    distance: float | None,
-) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "item_id": song_id,
-        "title": title or "",
-        "author": artist or "",
-        "album": album or "unknown",
-        "album_artist": album_artist or artist or "unknown",
-    }
-    if distance is not None:
-        row["distance"] = round(float(distance), 6)
-    return row
 
 
 def _rows_for(
@@ -105,77 +73,6 @@ def _seed(ids: ServerIds, song_id: str | None) -> int:
     return track
 
 
-def _memory_row(snap: Any, smap: Any, j: int, distance: float | None) -> dict[str, Any]:
-    return _song_row(
-        smap.song_of_row[j],
-        snap.title[j],
-        snap.artist_name[j],
-        snap.album_title[j],
-        snap.album_artist[j],
-        distance,
-    )
-
-
-def _similar_in_memory(
-    snap: Any, smap: Any, song_id: str, n: int, cap: int | None
-) -> list[dict[str, Any]]:
-    seed = smap.row_of_song.get(song_id)
-    if seed is None:
-        raise CompatError(404, TRACK_NOT_FOUND)
-    q = snap.unit[seed]
-    if not q.any():
-        return []
-    fetch = 4 * n + 16
-    while True:
-        exhaustive = fetch >= len(snap.ids)
-        rows, dist = snap.ivf.search(q, fetch, nprobe=len(snap.ivf.offsets) if exhaustive else None)
-        out: list[dict[str, Any]] = []
-        per_artist: dict[int, int] = {}
-        seen = {int(snap.recording[seed])} - {NONE_KEY}
-        for j, d in zip(rows.tolist(), dist.tolist(), strict=True):
-            if j == seed or not smap.has[j]:
-                continue
-            rec, art = int(snap.recording[j]), int(snap.artist[j])
-            if rec != NONE_KEY and rec in seen:
-                continue
-            if cap is not None and art != NONE_KEY and per_artist.get(art, 0) >= cap:
-                continue
-            seen.add(rec)
-            per_artist[art] = per_artist.get(art, 0) + 1
-            out.append(_memory_row(snap, smap, j, d))
-            if len(out) == n:
-                return out
-        if exhaustive:
-            return out
-        fetch *= 4
-
-
-def _path_in_memory(
-    snap: Any, smap: Any, start_id: str, end_id: str, count: int
-) -> list[tuple[int, float]] | None:
-    """Rows and distances to the start of a path over the server's songs (None: unknown end)."""
-    a, b = smap.row_of_song.get(start_id), smap.row_of_song.get(end_id)
-    if a is None or b is None:
-        return None
-    va, vb = snap.unit[a], snap.unit[b]
-    cand = {a, b}
-    if va.any() and vb.any() and count > 2:
-        n_mid = count - 2
-        n_anchor = min(n_mid, max(paths.PATH_ANCHORS, math.ceil(n_mid / 6)))
-        for q in waypoints(va, vb, n_anchor + 2)[1:-1]:
-            rows, _ = snap.ivf.search(q, paths.PATH_NEIGHBOURS)
-            cand.update(j for j in rows.tolist() if smap.has[j])
-    if not (va.any() and vb.any()):
-        return [(a, 0.0), (b, 0.0)]
-    order = sorted(cand)
-    idx = np.asarray(order, np.int64)
-    pool = Pool(
-        snap.ids[idx], snap.unit[idx], snap.artist[idx], snap.album[idx], snap.recording[idx]
-    )
-    plan = plan_path(pool, order.index(a), order.index(b), count)
-    return [(order[r], d) for r, d in zip(plan.rows.tolist(), plan.distances.tolist(), strict=True)]
-
-
 def similar_tracks(
     ids: ServerIds, song_id: str | None, n: int, *, eliminate_duplicates: bool = True
 ) -> list[dict[str, Any]]:
@@ -186,7 +83,7 @@ def similar_tracks(
     cap = ELIMINATE_DUPLICATES_PER_ARTIST if eliminate_duplicates else None
     if mem is not None and song_id:
         try:
-            rows = _similar_in_memory(*mem, song_id, n, cap)
+            rows = memory.similar(*mem, song_id, n, cap)
             ids.answered["from"] = "memory"
             return rows
         except CompatError:
@@ -239,11 +136,11 @@ def find_path(ids: ServerIds, start_id: str | None, end_id: str | None, steps: i
     count = max(2, min(paths.MAX_COUNT, steps))
     no_path = f"No path found between the selected songs within {steps} steps."
     mem = ids.memory()
-    planned = _path_in_memory(*mem, start_id, end_id, count) if mem is not None else None
+    planned = memory.path(*mem, start_id, end_id, count) if mem is not None else None
     if planned is not None:
         ids.answered["from"] = "memory"
         snap, smap = mem
-        rows = [_memory_row(snap, smap, j, d) for j, d in planned]
+        rows = [memory.row(snap, smap, j, d) for j, d in planned]
         u = snap.unit[[j for j, _ in planned]].astype(np.float64)
         hops = np.clip(1.0 - np.einsum("ij,ij->i", u[1:], u[:-1]), 0.0, 2.0)
         total = float(hops.sum())

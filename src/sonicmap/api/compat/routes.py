@@ -28,6 +28,7 @@ from sqlalchemy import select
 
 from sonicmap.api.compat import answers
 from sonicmap.api.compat.access import CompatAccess, CompatAccessError
+from sonicmap.api.compat.common import CompatError
 from sonicmap.api.compat.ids import NoServer, ServerIds, choose_server, fold
 from sonicmap.api.compat.snapshot import SnapshotHolder
 from sonicmap.api.errors import translate
@@ -95,7 +96,7 @@ async def _answer(request: Request, work: Callable[[ServerIds], Any]) -> JSONRes
     try:
         body, source = await run_in_threadpool(run)
         return JSONResponse(body, headers={"X-Sonicmap-Answered-From": source})
-    except answers.CompatError as exc:
+    except CompatError as exc:
         return _error(exc.status, exc.message)
     except NoServer as exc:
         return _error(503, str(exc))
@@ -145,9 +146,7 @@ async def similar_tracks(request: Request) -> JSONResponse:
                 if fold(r["title"]) == fold(title) and fold(r["author"]) == fold(artist)
             ]
             if not exact:
-                raise answers.CompatError(
-                    404, f"Track '{title}' by '{artist}' not found in the database."
-                )
+                raise CompatError(404, f"Track '{title}' by '{artist}' not found in the database.")
             song = exact[0]["item_id"]
         return answers.similar_tracks(ids, song, n, eliminate_duplicates=dedupe)
 
