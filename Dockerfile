@@ -3,29 +3,49 @@
 # Builds for linux/amd64 and linux/arm64 (Raspberry Pi 4, 64-bit OS):
 #   docker buildx build --platform linux/amd64,linux/arm64 -t sonicmap:latest .
 # Every runtime dependency ships manylinux/aarch64 wheels, so no compiler is needed at build time.
+#
+# Build arguments:
+#   BASE_IMAGE  the image both stages start from (default: the official Python image). Any Debian
+#               or Ubuntu based image with python3 (3.11 or newer) and its venv module works, e.g.
+#               one made from Debian's packages on a machine without a registry (docs/deployment.md).
+# Offline build: when docker/wheels/<dpkg architecture>/ (amd64, arm64) holds wheels, prepared on
+# the host by scripts/prepare-wheels, the project and its dependencies are installed from them
+# alone (pip --no-index): nothing in the build touches the network. Otherwise pip uses PyPI.
 
 ARG PYTHON_VERSION=3.11
+ARG BASE_IMAGE=python:${PYTHON_VERSION}-slim-bookworm
 
-# ---- builder: build the wheel and install it into a self-contained venv -----------------------
-FROM python:${PYTHON_VERSION}-slim-bookworm AS builder
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
+# ---- builder: install sonicmap and its dependencies into a self-contained venv ----------------
+FROM ${BASE_IMAGE} AS builder
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore \
+    PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-RUN python -m venv /opt/venv
-ENV PATH=/opt/venv/bin:$PATH
+COPY docker/wheels /wheels
 COPY pyproject.toml README.md ./
 COPY config ./config
 COPY src ./src
-RUN pip install --upgrade pip build \
- && python -m build --wheel --outdir /wheels . \
- && pip install /wheels/*.whl \
- && find /opt/venv -name '__pycache__' -type d -prune -exec rm -rf {} +
+# The venv's own pip installs the project (built by hatchling from these sources, in pip's
+# isolated build environment) and then is uninstalled with setuptools: the runtime needs neither.
+# Tests shipped inside packages (numpy, scipy, scikit-learn, ...) and byte-code caches go too.
+RUN set -eu; \
+    python3 -m venv /opt/venv; \
+    wheels="/wheels/$(dpkg --print-architecture)"; \
+    if ls "$wheels"/*.whl >/dev/null 2>&1; then \
+        echo "installing from the wheels in $wheels (offline)"; \
+        /opt/venv/bin/pip install --no-compile --no-index --find-links "$wheels" /src; \
+    else \
+        /opt/venv/bin/pip install --no-compile /src; \
+    fi; \
+    /opt/venv/bin/pip uninstall --yes pip setuptools; \
+    find /opt/venv -depth -type d \( -name __pycache__ -o -name tests \) -exec rm -rf {} +; \
+    /opt/venv/bin/sonicmap --help >/dev/null
 
-# ---- runtime: slim Python, non-root user, only the venv ----------------------------------------
-FROM python:${PYTHON_VERSION}-slim-bookworm
-# BLAS/OpenMP threads are capped: a Pi 4 has 4 cores shared by the api, worker and databases.
+# ---- runtime: the base image, a non-root user and the venv; nothing else ------------------------
+FROM ${BASE_IMAGE}
 LABEL org.opencontainers.image.title="sonicmap" \
       org.opencontainers.image.description="Map a music library by sound: MIR analysis, 64-D embeddings, GMM artist clusters, REST API." \
       org.opencontainers.image.licenses="MIT"
+# BLAS/OpenMP threads are capped: a Pi 4 has 4 cores shared by the api, worker and databases.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -84,7 +84,9 @@ def test_env_example_documents_every_variable() -> None:
 def test_dockerfile_is_multistage_nonroot_with_healthcheck() -> None:
     text = (ROOT / "Dockerfile").read_text()
     assert len(re.findall(r"^FROM ", text, flags=re.M)) >= 2
-    assert re.search(r"^FROM python:\$\{PYTHON_VERSION\}-slim", text, flags=re.M)
+    # the base is a build argument whose default is the official Python image
+    assert re.search(r"^ARG BASE_IMAGE=python:\$\{PYTHON_VERSION\}-slim", text, flags=re.M)
+    assert len(re.findall(r"^FROM \$\{BASE_IMAGE\}", text, flags=re.M)) >= 2
     user = re.findall(r"^USER (\S+)", text, flags=re.M)
     assert user and user[-1] not in ("root", "0")
     assert "HEALTHCHECK" in text and "/api/v1/health" in text
