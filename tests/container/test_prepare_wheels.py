@@ -38,7 +38,10 @@ def test_markers_are_evaluated_for_the_target(tmp_path: Path) -> None:
         tmp_path,
         "redis",
         "6.0",
-        ['async-timeout>=4.0.3; python_full_version < "3.11.3"', 'colorama; sys_platform == "win32"'],
+        [
+            'async-timeout>=4.0.3; python_full_version < "3.11.3"',
+            'colorama; sys_platform == "win32"',
+        ],
     )
     _wheel(
         tmp_path,
