@@ -45,6 +45,17 @@ from sonicmap.store.schema import Album, Artist, Track
 from sonicmap.store.vectors import open_index
 
 SECTION = "## Sonic paths and mixes (`bench/paths.py`)"
+NOTES = """Method (`sonicmap.sequencing.plan_path`): 3 exact k-NN queries of 80 spread along the arc \
+from A to B gather ~240 candidates; each candidate may fill the places within 1.5 of its \
+projected position along the arc; a Viterbi programme minimises Σ (step / ideal step)^8 (close \
+to minimising the largest step), forbidding repeats between neighbours, then re-solves with \
+offending choices banned until no track, recording or cap rule is broken. The baseline's largest \
+steps are zig-zags across gaps between the line's nearest tracks; the planner detours through \
+denser parts. Where the time goes (profiled): on sqlite-vec the full-index scans (one per query, \
+plus ~0.07 ms per extra neighbour on a quiet machine), then the store read of the candidates \
+(~240 rows with their vectors) and the planning (~5-10 ms); on numpy the in-memory scan and \
+`argpartition` of 100k distances per query. Smoothness is identical on every backend (the same \
+exact k-NN)."""
 
 
 def make_library(n: int, seed: int) -> dict[str, Any]:
@@ -308,6 +319,12 @@ def main() -> None:
             f"- {backend}: "
             + ", ".join(f"{k} **{'met' if v else 'NOT met'}**" for k, v in checks.items())
         )
+    ratios = [
+        f"{b}: a path costs {out[b]['path_p50'] / out[b]['knn_p50']:.1f}× and a mix "
+        f"{out[b]['mix_p50'] / out[b]['knn_p50']:.1f}× one k=10 query of the index (p50s of this run)"
+        for b in ("sqlite-vec", "numpy", "pgvector")
+        if b in out
+    ]
     cmd = "python bench/paths.py " + " ".join(sys.argv[1:])
     body = "\n".join(
         [
@@ -334,6 +351,10 @@ def main() -> None:
             *lines,
             "",
             *verdicts,
+            "",
+            "In units of the index's own k=10 query: " + "; ".join(ratios) + ".",
+            "",
+            NOTES,
         ]
     )
     print(body)
