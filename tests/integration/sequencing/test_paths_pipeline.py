@@ -76,3 +76,37 @@ def test_mix_spreads_over_two_seeds_and_artist_seed(store) -> None:
     assert sum(p < 50 for p in pos) == 5 and sum(p >= 50 for p in pos) == 5
     one = sonic_mix(store, artists=[m.tracks[0].artist_id], count=5)
     assert len(one.tracks) == 5
+
+
+def test_mix_from_a_cluster_uses_its_most_probable_artists(store) -> None:
+    from sonicmap.store.schema import ArtistCluster, GmmCluster, GmmModel, Track
+
+    ids = fill(store, circle_vectors(60), artist_of=[i // 6 for i in range(60)])
+    with store.session() as ses:
+        artist_of_track = {t.id: t.artist_id for t in ses.query(Track)}
+        first, last = artist_of_track[ids[0]], artist_of_track[ids[-1]]
+        model = GmmModel(status="active", format_version=1, trigger="manual", active_flag=True)
+        ses.add(model)
+        ses.flush()
+        ses.add(GmmCluster(model_id=model.id, cluster_id=7, component=0, size=2))
+        ses.add(GmmCluster(model_id=model.id, cluster_id=8, component=1, size=8))
+        for aid in set(artist_of_track.values()):
+            cid = 7 if aid in (first, last) else 8
+            probs = np.array([1.0, 0.0] if cid == 7 else [0.0, 1.0], "<f4").tobytes()
+            ses.add(
+                ArtistCluster(
+                    model_id=model.id,
+                    artist_id=aid,
+                    cluster_id=cid,
+                    probability=1.0,
+                    probabilities=probs,
+                )
+            )
+    m = sonic_mix(store, clusters=[7], count=6, max_per_artist=None, max_per_album=None)
+    assert [s.to_dict() for s in m.seeds] == [{"kind": "cluster", "id": 7}]
+    pos = sorted(ids.index(t.id) for t in m.tracks)
+    # half near each end of the circle: the cluster's two artists sit there
+    assert sum(p < 10 for p in pos) == 3 and sum(p >= 50 for p in pos) == 3
+    assert all(t.seed == m.seeds[0] for t in m.tracks)
+    with pytest.raises(NotFoundError, match="cluster 99"):
+        sonic_mix(store, clusters=[99])
