@@ -105,7 +105,7 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served by sonicmap.web from the package (no CDN)
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -128,6 +128,9 @@ def create_app(
     for module in (health, artists, gmm, scans, tracks, sequences, tasks, map_router):
         api.include_router(module.router)
     app.include_router(api)
+    from sonicmap.web import install as install_web
+
+    install_web(app, openapi_url=f"{API_PREFIX}/openapi.json")  # the page at /, /docs
     _install_compat(app, cfg)
     app.add_middleware(
         RequestGuard,

@@ -175,7 +175,15 @@ def _repulsion(Y: np.ndarray, *, max_grid: int) -> tuple[np.ndarray, float]:
         full = np.fft.irfft2(charge * kernel, shape)
         out.append(gather(full[g - 1 : 2 * g - 1, g - 1 : 2 * g - 1]))
     phi1, phi2, psi_x, psi_y = out
-    z = max(float(phi1.sum()) - n, 1e-12)  # minus each point's own w_ii = 1
+    # Minus each point's interaction with itself as the grid sees it (not exactly w_ii = 1: the
+    # interpolation smooths it; it matters when n is small against the number of pairs).
+    node = np.array([(0, 0), (0, 1), (1, 0), (1, 1)])
+    self_w = sum(
+        weights[a] * weights[b] / (1.0 + h * h * float(((node[a] - node[b]) ** 2).sum()))
+        for a in range(4)
+        for b in range(4)
+    )
+    z = max(float(phi1.sum() - self_w.sum()), 1e-12)
     force = Y * phi2[:, None] - np.column_stack([psi_x, psi_y])
     return force, z
 
