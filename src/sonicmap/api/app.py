@@ -119,13 +119,13 @@ def create_app(
     app.state.read_cache = ReadCache(store, enabled=read_cache)
     install_error_handlers(app)
 
-    from sonicmap.api.routers import artists, gmm, health, scans, sequences, tasks, tracks
+    from sonicmap.api.routers import artists, gmm, health, scans, sequences, servers, tasks, tracks
     from sonicmap.api.routers import map as map_router
 
     api = APIRouter(prefix=API_PREFIX)
     # Routes are matched in order and each miss costs a few microseconds: the hot reads (similar
     # artists, cluster detail) come right after the tiny health router.
-    for module in (health, artists, gmm, scans, tracks, sequences, tasks, map_router):
+    for module in (health, artists, gmm, scans, tracks, sequences, tasks, map_router, servers):
         api.include_router(module.router)
     app.include_router(api)
     from sonicmap.web import install as install_web

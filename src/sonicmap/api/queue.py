@@ -109,6 +109,8 @@ class CeleryQueue:
             "scan_library": wa.PRIORITY_SCAN,
             "check_cluster_stability": wa.PRIORITY_STABILITY,
             "cleanup_old_models": wa.PRIORITY_CLEANUP,
+            "sync_servers": wa.PRIORITY_REFRESH,
+            "push_playlists": wa.PRIORITY_REFRESH,
         }
         if task not in priorities:
             raise ValueError(f"unknown task {task!r}; expected one of {', '.join(priorities)}")

@@ -34,6 +34,13 @@ def _model_item(m: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _refresh_playlists() -> dict[str, Any] | None:
+    """After an activation: refresh the cluster playlists of the servers that ask for it."""
+    from sonicmap.worker.hooks import refresh_playlists_after_activation
+
+    return refresh_playlists_after_activation(get_store())
+
+
 def register(app: typer.Typer) -> None:
     """Add ``cluster``, ``clusters`` and ``models`` to ``app``."""
 
@@ -72,8 +79,9 @@ def register(app: typer.Typer) -> None:
         if isinstance(out, Coalesced):
             raise ConflictError(out.message())
         res = out.result
+        refreshed = _refresh_playlists() if res.status != "skipped" else None
         if json_out:
-            emit_json(res.to_dict())
+            emit_json({**res.to_dict(), **({"playlists": refreshed} if refreshed else {})})
             return
         if res.status == "skipped":
             typer.echo(
@@ -147,6 +155,9 @@ def register(app: typer.Typer) -> None:
             raise fail(f"`sonicmap models {action}` needs a model id, e.g. `models {action} 3`")
         if action == "activate":
             out = _model_item(clustering.activate_model(store, model_id))
+            refreshed = _refresh_playlists()
+            if refreshed:
+                out["playlists"] = refreshed
         else:
             out = clustering.delete_model(store, model_id)
         if json_out:

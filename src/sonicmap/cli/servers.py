@@ -146,6 +146,8 @@ def add_cmd(
         "use_paths": use_paths,
         "path_prefix": path_prefix,
     }
+    if kind not in srv.KINDS:
+        raise fail(f"server kind {kind!r} is not one of {', '.join(srv.KINDS)}")
     store = get_store()
     ping = None
     if test:
@@ -158,8 +160,6 @@ def add_cmd(
             secret=srv.validate_secret(secret),
             options=options,
         )
-        if kind not in srv.KINDS:
-            raise fail(f"server kind {kind!r} is not one of {', '.join(srv.KINDS)}")
         ping = _client(probe, timeout).ping()
     info = srv.add_server(
         store, name=name, kind=kind, url=url, username=user, secret=secret, options=options
@@ -291,31 +291,26 @@ def sync_cmd(
     server_songs, unmatched_server, unmatched_local, changed_ids, dropped, playlists, ...}.
     """
     from sonicmap.pipeline import servers as srv
-    from sonicmap.pipeline.serversync import sync_server
+    from sonicmap.pipeline.serversync import sync_servers
 
     store = get_store()
-    infos = [srv.get_server(store, name)] if name else srv.list_servers(store)
-    if not infos:
+    if name is None and not srv.list_servers(store):
         raise fail("no servers; add one with `sonicmap servers add`")
-    reports, errors = [], []
-    for info in infos:
-        try:
-            rep = sync_server(
-                store,
-                get_config(),
-                info,
-                _client(info, timeout),
-                use_paths=False if tags_only else None,
-            ).to_dict()
-        except ServerError as exc:
-            errors.append(str(exc))
-            reports.append({"server": info.name, "status": "failed", "error": str(exc)})
-            continue
-        reports.append(rep)
-        if not json_out:
-            _print_sync(rep)
+    out = sync_servers(
+        store,
+        get_config(),
+        lambda info: _client(info, timeout),
+        name=name,
+        use_paths=False if tags_only else None,
+    )
+    reports = out["servers"]
     if json_out:
         emit_json(reports[0] if name else reports)
+    else:
+        for rep in reports:
+            if rep["status"] != "failed":
+                _print_sync(rep)
+    errors = [r["error"] for r in reports if r["status"] == "failed"]
     if errors:
         raise fail("; ".join(errors))
 
@@ -362,32 +357,20 @@ def push_cmd(
     action, songs, missing}]}.
     """
     from sonicmap.pipeline import playlists as pl
-    from sonicmap.pipeline import servers as srv
 
-    picked = [cluster is not None, all_clusters, radio is not None, artist is not None, bool(path)]
-    if sum(picked) != 1:
-        raise fail(
-            "give exactly one of --cluster ID, --all-clusters, --radio TRACK, --artist ARTIST, --path A B"
-        )
     store = get_store()
-    info = srv.get_server(store, server)
-    n = count or pl.DEFAULT_COUNT
-    if cluster is not None or all_clusters:
-        specs = pl.cluster_specs(
-            store, cluster_ids=None if all_clusters else [cluster], count=n, name=name
-        )
-    elif radio is not None:
-        specs = [pl.radio_spec(store, _track_id(store, radio), count=n, name=name)]
-    elif artist is not None:
-        specs = [pl.artist_spec(store, _artist_id(store, artist), count=n, name=name)]
-    else:
-        a, b = path  # type: ignore[misc]
-        specs = [
-            pl.path_spec(
-                store, _track_id(store, a), _track_id(store, b), count=count or 25, name=name
-            )
-        ]
-    report = pl.push(store, info, _client(info, timeout), specs)
+    report = pl.push_request(
+        store,
+        server,
+        lambda info: _client(info, timeout),
+        cluster=cluster,
+        all_clusters=all_clusters,
+        radio=_track_id(store, radio) if radio is not None else None,
+        artist=_artist_id(store, artist) if artist is not None else None,
+        path=[_track_id(store, p) for p in path] if path else None,
+        count=count,
+        name=name,
+    )
     if json_out:
         emit_json(report)
         return

@@ -103,6 +103,7 @@ class Matcher:
     def __init__(self, tracks: Iterable[LocalTrack], *, path_prefix: str | None = None) -> None:
         self.tracks: dict[int, LocalTrack] = {}
         self._by_name: dict[str, list[tuple[tuple[str, ...], int]]] = defaultdict(list)
+        self._rel_len: dict[int, int] = {}
         self._by_mbid: dict[str, list[int]] = defaultdict(list)
         self._by_isrc: dict[str, list[int]] = defaultdict(list)
         self._by_tags: dict[tuple[str, str, str], list[int]] = defaultdict(list)
@@ -114,6 +115,7 @@ class Matcher:
                 parts = norm_path(t.rel_path)
                 if parts:
                     self._by_name[parts[-1]].append((parts, t.id))
+                    self._rel_len[t.id] = len(parts)
             if t.mbid:
                 self._by_mbid[_norm_id(t.mbid)].append(t.id)
             if t.isrc:
@@ -162,7 +164,7 @@ class Matcher:
         for s in songs:
             if s.path:
                 for prefix, tid in self._path_hits(s.path):
-                    if len(norm_path(self.tracks[tid].rel_path or "")) >= 2:
+                    if self._rel_len.get(tid, 0) >= 2:
                         out.add(prefix)
                     else:
                         single[prefix] += 1

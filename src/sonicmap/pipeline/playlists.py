@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from sonicmap.errors import NotFoundError, SonicmapError
 from sonicmap.pipeline.servers import ServerInfo, get_server, tracks_to_songs
@@ -380,3 +380,97 @@ def list_pushed(store: Any, server: ServerInfo | int | str | None = None) -> lis
             }
             for p, name in rows
         ]
+
+
+def build_specs(
+    store: Any,
+    *,
+    cluster: int | None = None,
+    all_clusters: bool = False,
+    radio: int | None = None,
+    artist: int | None = None,
+    path: Sequence[int] | None = None,
+    count: int | None = None,
+    name: str | None = None,
+) -> list[PlaylistSpec]:
+    """The playlists one push request asks for (exactly one of ``cluster``, ``all_clusters``,
+    ``radio`` (a track id), ``artist`` (an artist id), ``path`` (two track ids))."""
+    picked = [cluster is not None, all_clusters, radio is not None, artist is not None, bool(path)]
+    if sum(picked) != 1:
+        raise SonicmapError(
+            "give exactly one of a cluster, all clusters, a radio track, an artist or a path"
+        )
+    if cluster is not None or all_clusters:
+        ids = None if all_clusters else [int(cluster)]  # type: ignore[arg-type]
+        return cluster_specs(store, cluster_ids=ids, count=count or DEFAULT_COUNT, name=name)
+    if radio is not None:
+        return [radio_spec(store, int(radio), count=count or DEFAULT_COUNT, name=name)]
+    if artist is not None:
+        return [artist_spec(store, int(artist), count=count or DEFAULT_COUNT, name=name)]
+    if path is None or len(path) != 2:
+        raise SonicmapError("a path needs two track ids (start and end)")
+    return [path_spec(store, int(path[0]), int(path[1]), count=count or 25, name=name)]
+
+
+def push_request(
+    store: Any,
+    server: ServerInfo | int | str,
+    client_factory: Any,
+    *,
+    now: datetime | None = None,
+    **request: Any,
+) -> dict[str, Any]:
+    """:func:`build_specs` then :func:`push` (what the CLI, the task and the API call)."""
+    info = get_server(store, server)
+    specs = build_specs(store, **request)
+    return push(store, info, client_factory(info), specs, now=now)
+
+
+def refresh_after_activation(
+    store: Any, client_factory: Any, *, now: datetime | None = None
+) -> dict[str, Any]:
+    """After a model is activated, on each server whose ``refresh_playlists_on_activate`` option
+    is on and that holds cluster playlists from sonicmap: push every cluster of the new model
+    (in place, same ids) and delete sonicmap's playlists of clusters the model no longer has
+    (only those sonicmap created). One server failing does not stop the others."""
+    from sonicmap.errors import ServerError
+    from sonicmap.pipeline.servers import servers_with_option
+
+    out: list[dict[str, Any]] = []
+    for info in servers_with_option(store, "refresh_playlists_on_activate"):
+        pushed = [p for p in list_pushed(store, info) if p["kind"] == "cluster"]
+        if not pushed:
+            continue
+        try:
+            client = client_factory(info)
+            specs = cluster_specs(
+                store, count=int(pushed[0]["params"].get("count") or DEFAULT_COUNT)
+            )
+            report = push(store, info, client, specs, now=now)
+            keep = {s.key for s in specs}
+            report["deleted"] = _delete_stale(
+                store, info, client, [p for p in pushed if p["key"] not in keep]
+            )
+            out.append(report)
+        except (ServerError, NotFoundError) as exc:
+            log.warning("playlist refresh failed server=%s error=%s", info.name, exc)
+            out.append({"server": info.name, "status": "failed", "error": str(exc)})
+    return {"servers": out}
+
+
+def _delete_stale(
+    store: Any, info: ServerInfo, client: Any, stale: list[dict[str, Any]]
+) -> list[str]:
+    listing = _ServerPlaylists(client)
+    gone = []
+    for p in stale:
+        if listing.ours(p["playlist_id"], p["name"]):
+            client.delete_playlist(p["playlist_id"])
+        with store.session() as ses:
+            ses.execute(
+                delete(ServerPlaylist).where(
+                    ServerPlaylist.server_id == info.id, ServerPlaylist.key == p["key"]
+                )
+            )
+        gone.append(p["name"])
+    return gone

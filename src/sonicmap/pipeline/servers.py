@@ -35,7 +35,7 @@ SECRET_SOURCES = ("env", "file", "stored")
 #: Per-server options and their defaults.
 DEFAULT_OPTIONS: dict[str, Any] = {
     # sync this server after each library scan
-    "sync_after_scan": False,
+    "sync_after_scan": True,
     # refresh the cluster playlists pushed to this server after a model is activated
     "refresh_playlists_on_activate": False,
     # match by the file paths the server reports (off: tags only)
@@ -122,6 +122,8 @@ def validate_secret(secret: Mapping[str, Any]) -> dict[str, Any]:
         value = secret.get("value")
         if not isinstance(value, str) or not value:
             raise SonicmapError("a stored secret needs a non-empty value")
+        if not value.isprintable():
+            raise SonicmapError("a secret may not contain control or unprintable characters")
         return {"type": typ, "source": src, "value": value}
     ref = secret.get("ref")
     if not isinstance(ref, str) or not ref.strip():
@@ -146,13 +148,21 @@ def validate_options(options: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def validate_url(url: str) -> str:
-    from urllib.parse import urlsplit
+#: What a server URL may look like: http(s), a host name or IP (IPv6 in brackets), an optional
+#: port and path; ASCII only (an international host name in its xn-- form), no user info.
+URL_PATTERN = r"^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?(/[!-~]*)?$"
+_URL = re.compile(URL_PATTERN)
 
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise SonicmapError(f"server URL {url!r} must be http(s)://host[:port][/path]")
-    return url.strip().rstrip("/")
+
+def validate_url(url: str) -> str:
+    """The URL without a trailing ``/``; :class:`SonicmapError` if it is not one sonicmap uses."""
+    clean = url.strip().rstrip("/")
+    if not _URL.match(clean) or any(c in clean for c in "?#"):
+        shown = "(a URL with user info; give the user with --user)" if "@" in url else repr(url)
+        raise SonicmapError(
+            f"server URL {shown} must be http(s)://host[:port][/path] (ASCII, no query)"
+        )
+    return clean
 
 
 # ------------------------------------------------------------------------------ records

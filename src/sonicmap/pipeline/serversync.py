@@ -101,11 +101,11 @@ def library_roots(store: Any, cfg: Any) -> list[str]:
 
 
 def _rel(path: str, roots: Sequence[str]) -> str | None:
-    inner = [r for r in roots if is_within(path, r) and path != r]
-    if not inner:
-        return None
-    root = max(inner, key=len)
-    return os.path.relpath(path, root).replace(os.sep, "/")
+    """``path`` relative to the innermost root holding it (``roots``: longest first)."""
+    for r in roots:
+        if path != r and is_within(path, r):
+            return path[len(r.rstrip(os.sep)) + 1 :].replace(os.sep, "/")
+    return None
 
 
 def _int(v: Any) -> int | None:
@@ -115,6 +115,7 @@ def _int(v: Any) -> int | None:
 def load_local_tracks(store: Any, roots: Sequence[str]) -> list[LocalTrack]:
     """Every track as the matcher needs it (tags from the stored tag read)."""
     out: list[LocalTrack] = []
+    roots = sorted(roots, key=len, reverse=True)
     with store.session() as ses:
         rows = ses.execute(
             select(
@@ -183,6 +184,8 @@ def sync_server(
         trusted = {tuple(p) for p in ckpt.get("trusted", [])}
         report.resumed = True
         log.info("server sync resumes server=%s generation=%d", info.name, gen)
+    elif ckpt:  # a stopped sync that cannot be resumed: its rows must not count as seen
+        gen = max(gen, int(ckpt.get("generation") or 0) + 1)
     songs_seen = int(ckpt.get("songs", 0)) if report.resumed and ckpt else 0
     for page, after in client.iter_catalogue(cursor):
         if use_paths:
@@ -400,3 +403,47 @@ def _map_artists(ses: Any, sid: int, report: SyncReport) -> None:
         )
     report.server_artists = len(updates)
     report.server_artists_matched = sum(1 for u in updates if u["artist_id"] is not None)
+
+
+ClientFactory = Callable[[ServerInfo], Any]
+
+
+def sync_servers(
+    store: Any,
+    cfg: Any,
+    client_factory: ClientFactory,
+    *,
+    name: str | None = None,
+    after_scan: bool = False,
+    use_paths: bool | None = None,
+) -> dict[str, Any]:
+    """Sync one server (``name``), or every server (with ``after_scan``: those whose
+    ``sync_after_scan`` option is on). One server failing does not stop the others.
+
+    Returns ``{"status": "completed" | "failed" | "partial" | "skipped", "servers": [report
+    dict, or {"server", "status": "failed", "error"}]}``.
+    """
+    from sonicmap.errors import ServerError
+    from sonicmap.pipeline import servers as srv
+
+    if name is not None:
+        infos = [srv.get_server(store, name)]
+    elif after_scan:
+        infos = srv.servers_with_option(store, "sync_after_scan")
+    else:
+        infos = srv.list_servers(store)
+    out: list[dict[str, Any]] = []
+    for info in infos:
+        try:
+            out.append(
+                sync_server(store, cfg, info, client_factory(info), use_paths=use_paths).to_dict()
+            )
+        except ServerError as exc:
+            log.warning("server sync failed server=%s error=%s", info.name, exc)
+            out.append({"server": info.name, "status": "failed", "error": str(exc)})
+    failed = sum(1 for r in out if r["status"] == "failed")
+    status = (
+        "skipped" if not out else "completed" if not failed else
+        "failed" if failed == len(out) else "partial"
+    )  # fmt: skip
+    return {"status": status, "servers": out}

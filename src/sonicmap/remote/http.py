@@ -124,8 +124,10 @@ def request(
         raise ServerError(
             server, f"{where} did not answer in HTTP ({type(exc).__name__}); check the URL"
         ) from None
-    except ValueError as exc:  # a malformed URL
-        raise ServerError(server, f"invalid URL ({exc})") from None
+    except ValueError:  # a malformed URL or header; its text may hold the secret: not shown
+        raise ServerError(
+            server, "cannot send the request (a URL, user name or secret HTTP cannot carry)"
+        ) from None
     if len(body) > MAX_BODY:
         raise ServerError(
             server, f"answered more than {MAX_BODY // 2**20} MiB; refusing to read it"

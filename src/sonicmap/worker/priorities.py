@@ -34,6 +34,8 @@ TASK_QUEUES = {
     "periodic_gmm_refresh": QUEUE_MAINTENANCE,
     "check_cluster_stability": QUEUE_MAINTENANCE,
     "cleanup_old_models": QUEUE_MAINTENANCE,
+    "sync_servers": QUEUE_MAINTENANCE,
+    "push_playlists": QUEUE_MAINTENANCE,
 }
 
 

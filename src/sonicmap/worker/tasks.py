@@ -1,8 +1,8 @@
 """Celery tasks. Thin: gather inputs, call the pure policy and the pipeline, return a small dict.
 
 Task names (Celery names, exactly): ``scan_library``, ``train_gmm``, ``periodic_gmm_refresh``,
-``check_cluster_stability``, ``cleanup_old_models`` (+ the scan's internal ``scan_analyse_chunk``
-and ``scan_finish``). Results always carry a ``status``:
+``check_cluster_stability``, ``cleanup_old_models``, ``sync_servers``, ``push_playlists`` (+ the
+scan's internal ``scan_analyse_chunk`` and ``scan_finish``). Results always carry a ``status``:
 
 * ``skipped`` + ``reason``;  ``queued`` + ``task_id`` (+ ``coalesced``);
 * ``stable`` / ``reclustering_queued`` + ``drift_score``;
@@ -282,12 +282,33 @@ def celery_after_scan(store: Any, result: ScanResult | None = None) -> dict[str,
     (reason ``auto_queue``, the configured priority), coalesced with any queued/running one.
     """
     aq = get_config().gmm_clustering.auto_queue
-    return run_auto_queue(
+    servers = _queue_server_syncs(store, result)
+    out = run_auto_queue(
         store,
         result,
         aq,
         lambda: request_training("auto_queue", priority=aq.priority_value, store=store),
     )
+    return {**out, "servers": servers} if servers is not None else out
+
+
+def _queue_server_syncs(store: Any, result: Any) -> dict[str, Any] | None:
+    """After a completed scan, queue ``sync_servers`` when a server asks to be synced then."""
+    from sonicmap.pipeline.servers import servers_with_option
+
+    status = result.get("status") if isinstance(result, dict) else getattr(result, "status", None)
+    if status not in (None, "completed") or not servers_with_option(store, "sync_after_scan"):
+        return None
+    try:
+        res = sync_servers.apply_async(
+            kwargs={"after_scan": True},
+            queue=QUEUE_MAINTENANCE,
+            priority=plan_to_broker(PRIORITY_REFRESH),
+        )
+    except Exception as exc:  # noqa: BLE001 - the scan itself succeeded
+        log.warning("could not queue the server sync after the scan: %s", exc)
+        return {"status": "failed", "error": _one_line(exc)}
+    return {"status": "queued", "task_id": str(res.id)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -331,7 +352,14 @@ def train_gmm(
             n_components=n_components,
             force=force_refresh,
         )
-        return res.task_result(reason)
+        out = res.task_result(reason)
+        if out.get("status") == "completed":
+            from sonicmap.worker.hooks import refresh_playlists_after_activation
+
+            refreshed = refresh_playlists_after_activation(store)
+            if refreshed is not None:
+                out["playlists"] = refreshed
+        return out
 
     def on_retry(store: Any) -> None:
         if holds["flight"]:
@@ -543,3 +571,31 @@ def scan_finish(
         {"paths": paths},
         lambda store: run_scan(store, paths, task_id=self.request.id, cache_id=cache_id),
     )
+
+
+@app.task(bind=True, name="sync_servers")
+def sync_servers(self: Task, name: str | None = None, after_scan: bool = False) -> dict[str, Any]:
+    """Sync one music server's song ids (``name``), or every server (``after_scan``: those whose
+    ``sync_after_scan`` option is on); ``completed`` / ``partial`` / ``failed`` + reports."""
+
+    def body(store: Any) -> dict[str, Any]:
+        from sonicmap.pipeline.serversync import sync_servers as run
+        from sonicmap.remote import make_client
+
+        return run(store, get_config(), make_client, name=name, after_scan=after_scan)
+
+    return run_recorded(self, "sync_servers", {"name": name, "after_scan": after_scan}, body)
+
+
+@app.task(bind=True, name="push_playlists")
+def push_playlists(self: Task, server: str, request: dict[str, Any]) -> dict[str, Any]:
+    """Push playlists to a music server (``request``: the arguments of
+    :func:`sonicmap.pipeline.playlists.build_specs`); ``completed`` + the push report."""
+
+    def body(store: Any) -> dict[str, Any]:
+        from sonicmap.pipeline.playlists import push_request
+        from sonicmap.remote import make_client
+
+        return {"status": "completed", **push_request(store, server, make_client, **request)}
+
+    return run_recorded(self, "push_playlists", {"server": server, "request": request}, body)

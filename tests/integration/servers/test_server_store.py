@@ -31,7 +31,13 @@ def _secret() -> dict[str, str]:
 
 def test_add_list_get_remove(store: Store) -> None:
     a = srv.add_server(
-        store, name="navi", kind="subsonic", url="http://h:4533/", username="u", secret=_secret()
+        store,
+        name="navi",
+        kind="subsonic",
+        url="http://h:4533/",
+        username="u",
+        secret=_secret(),
+        options={"sync_after_scan": False},
     )
     assert a.url == "http://h:4533" and a.secret_description() == "env:NAVI_PW"
     with pytest.raises(ConflictError, match="'navi' already exists"):
@@ -51,11 +57,12 @@ def test_add_list_get_remove(store: Store) -> None:
         url="http://j",
         username=None,
         secret={"type": "api_key", "source": "stored", "value": "s3cr3t-value"},
-        options={"sync_after_scan": True},
+        options={"refresh_playlists_on_activate": True},
     )
     d = stored.to_dict()
     assert "s3cr3t-value" not in repr(d) and d["secret"]["source"] == "stored"
     assert d["options"]["sync_after_scan"] is True and d["options"]["use_paths"] is True
+    assert d["options"]["refresh_playlists_on_activate"] is True
     assert [s.name for s in srv.list_servers(store)] == ["jelly", "navi"]
     assert [s.name for s in srv.servers_with_option(store, "sync_after_scan")] == ["jelly"]
     assert srv.get_server(store, a.id).name == "navi"
