@@ -12,32 +12,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from sonicmap.config import AppConfig, load_settings, parse_gmm_config
-from sonicmap.store.db import Store, open_store
+sys.path.insert(0, str(Path(__file__).parent))  # servers_env (also for the test modules)
 
-HERE = Path(__file__).parent
-USER, PASSWORD = "alice", "correct horse"
+from servers_env import PASSWORD, ServerLibrary, Supysonic, make_cfg  # noqa: E402
 
-
-@dataclass
-class ServerLibrary:
-    music: Path
-    template: Path  # folder holding the template database files
-    tracks: list[Any]
-
-
-def make_cfg(music: Path) -> AppConfig:
-    gmm = parse_gmm_config({"gmm_clustering": {"auto_queue": {"min_artists": 4}}})
-    return AppConfig(settings=load_settings({"SONICMAP_LIBRARY_ROOTS": str(music)}), gmm=gmm)
+from sonicmap.config import AppConfig  # noqa: E402
+from sonicmap.store.db import Store, open_store  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -94,55 +81,6 @@ def sm(server_library: ServerLibrary, tmp_path: Path) -> Iterator[Sm]:
         store.dispose()
 
 
-class Supysonic:
-    """A supysonic process over ``music``; ``restart(wipe=True)`` starts from an empty database
-    (every id new, playlists gone); ``restart(reset_library=True)`` keeps users and playlists
-    but re-creates the catalogue (every song id new)."""
-
-    def __init__(self, work: Path, music: Path) -> None:
-        self.work, self.music = work, music
-        self.proc: subprocess.Popen[str] | None = None
-        self.url = ""
-
-    def start(self, *extra: str) -> None:
-        self.work.mkdir(parents=True, exist_ok=True)
-        with open(self.work / "server.log", "a") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, str(HERE / "supysonic_server.py"), str(self.work),
-                 str(self.music), USER, PASSWORD, *extra],
-                stdout=subprocess.PIPE,
-                stderr=log,
-                text=True,
-            )  # fmt: skip
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line.startswith("PORT "):
-            self.stop()
-            raise RuntimeError(f"supysonic did not start: {line!r}")
-        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.communicate(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.communicate()
-            self.proc = None
-
-    def restart(self, *, wipe: bool = False, reset_library: bool = False) -> None:
-        self.stop()
-        if wipe:
-            (self.work / "supysonic.db").unlink()
-        self.start(*(["--reset-library"] if reset_library else []))
-
-    def client(self, **kw: Any) -> Any:
-        from sonicmap.remote.subsonic import SubsonicClient
-
-        return SubsonicClient(name="sup", url=self.url, username=USER, secret=PASSWORD, **kw)
-
-
 @pytest.fixture
 def supysonic(server_library: ServerLibrary, tmp_path: Path) -> Iterator[Supysonic]:
     srv = Supysonic(tmp_path / "supysonic", server_library.music)
@@ -161,7 +99,10 @@ def cli_env(sm: Sm, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator
     for k in list(os.environ):
         if k.startswith("SONICMAP_"):
             monkeypatch.delenv(k)
+    gmm = tmp_path / "gmm_config.yaml"
+    gmm.write_text("gmm_clustering:\n  auto_queue:\n    min_artists: 4\n")
     env = {
+        "SONICMAP_GMM_CONFIG": str(gmm),
         "SONICMAP_DATA_DIR": str(tmp_path / "data"),
         "SONICMAP_DATABASE_URL": sm.db_url,
         "SONICMAP_LIBRARY_ROOTS": str(sm.music),

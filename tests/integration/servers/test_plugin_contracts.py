@@ -29,9 +29,9 @@ from typing import Any
 
 import pytest
 from idproxy import IdProxy
+from servers_env import PASSWORD, USER, Supysonic, make_cfg
 from sqlalchemy import select
 
-from conftest import PASSWORD, USER, Supysonic, make_cfg
 from sonicmap.pipeline import servers as srv
 from sonicmap.pipeline.serversync import sync_server
 from sonicmap.remote import make_client
