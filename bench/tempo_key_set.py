@@ -176,14 +176,22 @@ def midi_meta(data: bytes) -> dict:
     """Tempo, key-signature and time-signature meta events and the first note of a MIDI file.
 
     Returns ``{"division": ticks per quarter, "tempo": [(tick, bpm)], "key": [(tick, sf, mi)],
-    "time": [(tick, numerator, denominator)], "first_note": tick or None}``.
+    "time": [(tick, numerator, denominator)], "first_note": tick or None, "onsets": [(tick,
+    velocity)]}`` (``first_note``: pitched notes only; ``onsets``: every note-on, drums too).
     """
     if data[:4] != b"MThd":
         raise ValueError("not a standard MIDI file")
     hlen, _fmt, ntracks, division = struct.unpack(">IHHH", data[4:14])
     if division & 0x8000:
         raise ValueError("SMPTE time division")
-    out: dict = {"division": division, "tempo": [], "key": [], "time": [], "first_note": None}
+    out: dict = {
+        "division": division,
+        "tempo": [],
+        "key": [],
+        "time": [],
+        "first_note": None,
+        "onsets": [],
+    }
     i = 8 + hlen
     for _ in range(ntracks):
         if data[i : i + 4] != b"MTrk":
@@ -211,14 +219,52 @@ def midi_meta(data: bytes) -> dict:
                 if c & 0x80:
                     status, j = c, j + 1
                 hi = status & 0xF0
-                if hi == 0x90 and data[j + 1] > 0 and (status & 0x0F) != 9:
-                    fn = out["first_note"]
-                    out["first_note"] = tick if fn is None else min(fn, tick)
+                if hi == 0x90 and data[j + 1] > 0:
+                    out["onsets"].append((tick, data[j + 1]))
+                    if (status & 0x0F) != 9:
+                        fn = out["first_note"]
+                        out["first_note"] = tick if fn is None else min(fn, tick)
                 j += 1 if hi in (0xC0, 0xD0) else 2
         i = end
     for k in ("tempo", "key", "time"):
         out[k].sort()
     return out
+
+
+HALF_NOTE_TACTUS = 0.2
+"""Velocity on beats 2 and 4 (relative to beats 1 and 3) below which the tactus is the half note."""
+
+
+SLOWEST_TACTUS = 50.0
+
+
+def tactus_factor(meta: dict, start_tick: int, stop_tick: int, bpm: float) -> float:
+    """0.5 when the notated quarter note is not articulated in [start_tick, stop_tick), else 1.
+
+    In duple metres (2 or 4 beats a bar), the velocities of every note-on (drums included) that
+    falls within 1/20 of a quarter of a quarter-note position are summed separately for the
+    odd quarters (beats 1 and 3) and the even ones (2 and 4). When the even quarters carry less
+    than ``HALF_NOTE_TACTUS`` of the odd ones, nothing marks the quarter-note level: the music
+    moves in half notes and a listener taps those (MMA's ``march`` groove says so in its own
+    documentation: "the sequences assume 4 chords per bar, but most marches are in 2/4 time.
+    So, double the tempo"). The truth is then the half-note tempo — unless that is below
+    ``SLOWEST_TACTUS`` (the bottom of the tempo range sonicmap and the MIREX-style sets search),
+    where the quarter note stays the beat (a slow hymn in half-note chords).
+    """
+    if any(num not in (2, 4) for _, num, _ in meta["time"]):
+        return 1.0
+    div, odd, even = meta["division"], 0.0, 0.0
+    for tick, vel in meta["onsets"]:
+        if not start_tick <= tick < stop_tick:
+            continue
+        q = tick / div
+        if abs(q - round(q)) <= 0.05:
+            if round(q) % 2 == 0:
+                odd += vel
+            else:
+                even += vel
+    half = odd > 0 and even < HALF_NOTE_TACTUS * odd and bpm / 2 >= SLOWEST_TACTUS
+    return 0.5 if half else 1.0
 
 
 def _tick_seconds(tempo: list[tuple[int, float]], division: int, tick: int) -> float:
@@ -258,7 +304,15 @@ def midi_excerpt(meta: dict, seconds: float) -> dict | None:
                 break
     if stop - start < MIN_EXCERPT_S:
         return None
-    return {"bpm": round(bpm, 3), "key": key, "start": start, "stop": stop}
+    stop_tick = start_tick + int((stop - start) * bpm / 60.0 * div)
+    factor = tactus_factor(meta, start_tick, stop_tick, bpm)
+    return {
+        "bpm": round(bpm * factor, 3),
+        "bpm_notated": round(bpm, 3),
+        "key": key,
+        "start": start,
+        "stop": stop,
+    }
 
 
 def fetch_packages(cache: Path) -> dict[str, str]:
@@ -354,23 +408,29 @@ def plan(cache: Path, seconds: float, seed: int) -> list[dict]:
 
 
 def build(cache: Path, seconds: float, seed: int, jobs: int) -> list[dict]:
-    audio = cache / "audio"
+    audio, midis = cache / "audio", cache / "midi"
     audio.mkdir(parents=True, exist_ok=True)
+    midis.mkdir(exist_ok=True)
     clips = plan(cache, seconds, seed)
 
     def one(c: dict) -> dict | None:
         out = audio / f"{c['id']}.flac"
-        if not out.exists():
-            with tempfile.TemporaryDirectory() as d:
-                if "song" in c:
-                    song, midi = Path(d) / "song.mma", Path(d) / "song.mid"
+        if "song" in c:
+            midi = midis / f"{c['id']}.mid"
+            if not midi.exists():
+                with tempfile.TemporaryDirectory() as d:
+                    song, tmp = Path(d) / "song.mma", Path(d) / "song.mid"
                     song.write_text(c["song"])
-                    r = subprocess.run(["mma", "-f", str(midi), str(song)], capture_output=True)
-                    if r.returncode != 0 or not midi.exists():
+                    r = subprocess.run(["mma", "-f", str(tmp), str(song)], capture_output=True)
+                    if r.returncode != 0 or not tmp.exists():
                         return None
-                    _render(midi, out, 0.0, 10_000.0)
-                else:
-                    _render(Path(c["midi"]), out, c["start"], c["stop"])
+                    shutil.move(tmp, midi)
+            factor = tactus_factor(midi_meta(midi.read_bytes()), 0, sys.maxsize, c["bpm"])
+            c["bpm_notated"], c["bpm"] = c["bpm"], round(c["bpm"] * factor, 3)
+            if not out.exists():
+                _render(midi, out, 0.0, 10_000.0)
+        elif not out.exists():
+            _render(Path(c["midi"]), out, c["start"], c["stop"])
         c = {k: v for k, v in c.items() if k not in ("song", "midi")}
         c["path"] = str(out.relative_to(cache))
         return c
