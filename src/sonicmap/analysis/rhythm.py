@@ -27,12 +27,20 @@ is refined with the autocorrelation peaks at 1, 2 and 4 periods, then checked ag
 measure-level periodicity (the strongest longer autocorrelation peak must last a whole number of
 beats, Klapuri et al. 2006); a period that does not nest in it (a 3:2 or 3:4 pulse of syncopated
 accents) is replaced by the most salient whole divisor of the measure (``_metrical_period``).
+
+Octave decision (analysis version 4): the estimate T competes with T/2, 2T/3, 3T/2 and 2T by a
+linear score over periodicity and event-density features (``octave_features``), whose weights
+``OCTAVE_WEIGHTS`` were fitted on the tuning half of the people-written set by
+``bench/tempo_octave_fit.py`` (a learnt octave decision as in Percival & Tzanetakis 2014, with
+features after Elowsson & Friberg, "Modeling the perception of tempo", JASA 137(6), 2015 and
+McKinney & Moelants 2006).
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from typing import NamedTuple
 
 import numpy as np
 from scipy import fft as _fft  # several times faster than numpy.fft on batches of rows
@@ -179,17 +187,89 @@ def fourier_tempogram(
     return np.interp(f, np.arange(k_lo, k_hi) * (fps / n_fft), mag)
 
 
-def _salience(
+def _periodicity(
     a: np.ndarray, o: np.ndarray, fps: float, lags: np.ndarray, window_s: float
-) -> np.ndarray:
-    """Salience of the beat periods ``lags`` [frames] in the onset envelope ``o`` of normalised
-    autocorrelation ``a`` [shape=lags.shape]: the positive part of the autocorrelation times the
-    Fourier tempogram scaled to a maximum of 1 over ``lags``."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two periodicity functions of the onset envelope ``o`` of normalised autocorrelation ``a``
+    at the beat periods ``lags`` [frames]: the positive part of the autocorrelation and the
+    Fourier tempogram scaled to a maximum of 1 over ``lags`` (each [shape=lags.shape]); their
+    product is the tempo salience."""
     acf = np.maximum(np.interp(lags, np.arange(a.size), a), 0.0)
     # [frames/s] * [60 s/min] / [frames/beat] = [beats/min]
     f = fourier_tempogram(o, fps, 60.0 * fps / lags, window_s=window_s)
     peak = f.max()
-    return acf * f / peak if peak > 0 else np.zeros_like(acf)
+    return acf, (f / peak if peak > 0 else np.zeros_like(acf))
+
+
+OCTAVE_RATIOS = (0.5, 2.0 / 3.0, 1.0, 1.5, 2.0)
+"""Tempo candidates of the octave decision, as multiples of the salience-based estimate."""
+N_OCTAVE_FEATURES = 10
+OCTAVE_WEIGHTS = np.array(
+    [1.8569, 0.9989, 0.1311, 0.2161, -0.1551, 0.7156, 1.8194, 0.6976, -0.1316, -0.7155]
+)
+"""Weights of the octave decision's linear score over ``octave_features`` (fitted on the tuning
+half of the people-written set by ``bench/tempo_octave_fit.py``; see docs/analysis.md)."""
+
+
+def _at(x: np.ndarray, grid_bpm: np.ndarray, bpm: float) -> float:
+    """``x`` (given at the descending tempi ``grid_bpm``) at ``bpm``; 0 outside the grid."""
+    if bpm < grid_bpm[-1] or bpm > grid_bpm[0]:
+        return 0.0
+    return float(np.interp(-bpm, -grid_bpm, x))
+
+
+def octave_features(
+    bpm: float,
+    ratio: float,
+    grid_bpm: np.ndarray,
+    periodicity: list[tuple[np.ndarray, np.ndarray]],
+    rate: float,
+) -> np.ndarray:
+    """Features [shape=(10,)] of the tempo candidate ``bpm`` (= ``ratio`` × the estimate).
+
+    grid_bpm : tempi of the periodicity functions (descending); periodicity : (autocorrelation,
+    tempogram) of the full-band and of the bass envelope (zeros when there is no bass
+    envelope); rate : onsets per second. Features: both periodicity functions of both envelopes
+    at the candidate; those of the full-band envelope at twice and at half the candidate
+    (evidence for a faster or a slower metrical level); log2 of the onsets per beat (event
+    density, the main cue of perceived tempo after McKinney & Moelants 2006); whether the
+    candidate differs from the estimate (a cost of changing it). No tempo prior: the salience
+    already has one, and a fitted one learns the tempo distribution of the fitting set.
+    """
+    (af, ff), (ab, fb) = periodicity
+    return np.array(
+        [
+            _at(af, grid_bpm, bpm),
+            _at(ff, grid_bpm, bpm),
+            _at(ab, grid_bpm, bpm),
+            _at(fb, grid_bpm, bpm),
+            _at(af, grid_bpm, 2 * bpm),
+            _at(ff, grid_bpm, 2 * bpm),
+            _at(af, grid_bpm, bpm / 2),
+            _at(ff, grid_bpm, bpm / 2),
+            math.log2(max(rate, 0.1) * 60.0 / bpm),
+            float(ratio != 1.0),
+        ]
+    )
+
+
+def octave_candidates(
+    bpm: float,
+    grid_bpm: np.ndarray,
+    periodicity: list[tuple[np.ndarray, np.ndarray]],
+    rate: float,
+    bpm_min: float,
+    bpm_max: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The candidates ``bpm × OCTAVE_RATIOS`` inside [bpm_min, bpm_max] [shape=(k,)] and their
+    ``octave_features`` [shape=(k, 10)]."""
+    cands, feats = [], []
+    for r in OCTAVE_RATIOS:
+        b = bpm * r
+        if bpm_min <= b <= bpm_max:
+            cands.append(b)
+            feats.append(octave_features(b, r, grid_bpm, periodicity, rate))
+    return np.array(cands), np.array(feats).reshape(len(cands), N_OCTAVE_FEATURES)
 
 
 MEASURE_MIN_S = 1.1
@@ -266,6 +346,7 @@ def estimate_tempo(
     prior_bpm: float = 120.0,
     prior_sigma_oct: float = 1.0,
     window_s: float = 8.0,
+    octave: bool = True,
 ) -> tuple[float, float, float]:
     """Tempo of an onset envelope (see the module docstring for the method).
 
@@ -277,20 +358,84 @@ def estimate_tempo(
         its salience is added to that of ``onset``
     prior_bpm, prior_sigma_oct : median [beats/min] and spread [octaves] of the log-Gaussian
         tempo prior
+    octave : apply the octave decision (``octave_candidates``, ``OCTAVE_WEIGHTS``) to the
+        salience-based estimate
 
     Returns
     -------
     (bpm [beats/min], confidence [0-1], pulse_strength [0-1]); ``(0, 0, 0)`` when there is no
     periodic content (silence, < 4 s, a constant envelope).
     """
+    ev = _tempo_evidence(
+        onset, fps, low_onset, bpm_min, bpm_max, prior_bpm, prior_sigma_oct, window_s
+    )
+    if ev is None:
+        return 0.0, 0.0, 0.0
+    period = ev.period
+    if octave:
+        cands, feats = _candidates(ev, onset, fps, bpm_min, bpm_max)
+        period = 60.0 * fps / float(cands[int(np.argmax(feats @ OCTAVE_WEIGHTS))])
+    strength = float(np.clip(np.interp(period, np.arange(ev.acf.size), ev.acf), 0.0, 1.0))
+    return float(60.0 * fps / period), strength, strength
+
+
+def tempo_octave_candidates(
+    onset: np.ndarray, fps: float, *, low_onset: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The octave decision's candidates [bpm, shape=(k,)] and features [shape=(k, 10)] for the
+    envelopes of a track, with ``estimate_tempo``'s defaults (what it scores with
+    ``OCTAVE_WEIGHTS``; empty when there is no periodic content). Used to fit the weights
+    (``bench/tempo_octave_fit.py``)."""
+    ev = _tempo_evidence(onset, fps, low_onset, BPM_MIN, BPM_MAX, 120.0, 1.0, 8.0)
+    if ev is None:
+        return np.zeros(0), np.zeros((0, N_OCTAVE_FEATURES))
+    return _candidates(ev, onset, fps, BPM_MIN, BPM_MAX)
+
+
+def _candidates(
+    ev: _Evidence, onset: np.ndarray, fps: float, bpm_min: float, bpm_max: float
+) -> tuple[np.ndarray, np.ndarray]:
+    return octave_candidates(
+        60.0 * fps / ev.period,
+        ev.grid_bpm,
+        ev.periodicity,
+        onset_rate(onset, fps),
+        bpm_min,
+        bpm_max,
+    )
+
+
+class _Evidence(NamedTuple):
+    period: float
+    """salience-based beat period [frames], before the octave decision"""
+    acf: np.ndarray
+    """normalised autocorrelation of the full-band envelope (not smoothed)"""
+    grid_bpm: np.ndarray
+    """tempi [beats/min] of the periodicity functions (descending)"""
+    periodicity: list[tuple[np.ndarray, np.ndarray]]
+    """(autocorrelation, tempogram) of the full-band and the bass envelope (zeros if none)"""
+
+
+def _tempo_evidence(
+    onset: np.ndarray,
+    fps: float,
+    low_onset: np.ndarray | None,
+    bpm_min: float,
+    bpm_max: float,
+    prior_bpm: float,
+    prior_sigma_oct: float,
+    window_s: float,
+) -> _Evidence | None:
+    """Everything ``estimate_tempo`` decides from, up to the octave decision (None: no
+    periodic content)."""
     o = np.asarray(onset, dtype=np.float64)
     if o.size < 4 * fps or not np.isfinite(o).all() or _std(o) < 1e-9:
-        return 0.0, 0.0, 0.0
+        return None
     # [frames/s] * [60 s/min] / [beats/min] = [frames/beat]
     lag_min = int(np.ceil(fps * 60.0 / bpm_max))
     lag_max = int(np.floor(fps * 60.0 / bpm_min))
     if o.size < 2 * lag_max:
-        return 0.0, 0.0, 0.0
+        return None
     lags, prior = _lag_grid(fps, lag_min, lag_max, prior_bpm, prior_sigma_oct)
     envelopes = [o]
     if low_onset is not None:
@@ -298,6 +443,7 @@ def estimate_tempo(
         if low.size == o.size and np.isfinite(low).all() and _std(low) >= 1e-9:
             envelopes.append(low)
     salience = np.zeros(lags.size)
+    periodicity = []
     n_acf = min(4 * lag_max + 2, o.size - 1)  # refinement and measure level
     n_sal = min(lag_max + 1, o.size - 1)  # salience
     ma = max(3, int(fps))
@@ -315,10 +461,12 @@ def estimate_tempo(
             a_sal = _normalised(_smoothed_raw_acf(r, sm, d[0], d[-1], n_sal), d.size)
         else:  # pragma: no cover - only with a tempo range far wider than the default
             a_sal = _normalised(_raw_acf(sm, n_sal), sm.size)
-        salience += _salience(a_sal, sm, fps, lags, window_s)
+        acf, tg = _periodicity(a_sal, sm, fps, lags, window_s)
+        periodicity.append((acf, tg))
+        salience += acf * tg
     salience *= prior
     if not salience.max() > 0:
-        return 0.0, 0.0, 0.0
+        return None
     lag = float(lags[int(np.argmax(salience))])
     a = acfs[0]
     period = base = _peak_near(a, lag, 0.1) or lag
@@ -329,8 +477,9 @@ def estimate_tempo(
     period = float(np.clip(period, fps * 60.0 / bpm_max, fps * 60.0 / bpm_min))
     mean_acf = acfs[0] if len(acfs) == 1 else (acfs[0] + acfs[1]) / 2
     period = _metrical_period(mean_acf, fps, period, lags, salience)
-    strength = float(np.clip(np.interp(period, np.arange(a.size), a), 0.0, 1.0))
-    return float(60.0 * fps / period), strength, strength
+    if len(periodicity) == 1:
+        periodicity.append((np.zeros(lags.size), np.zeros(lags.size)))
+    return _Evidence(period, acfs[0], 60.0 * fps / lags, periodicity)
 
 
 def onset_rate(onset: np.ndarray, fps: float, *, min_gap_s: float = 0.05) -> float:

@@ -1,0 +1,48 @@
+"""Tempo estimation on synthetic onset envelopes (sonicmap.analysis.rhythm)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sonicmap.analysis import rhythm
+
+FPS = 11025 / 256
+
+
+def pulses(bpm: float, accents: list[float], seconds: float = 30.0) -> np.ndarray:
+    """Onset envelope: one impulse per beat, cycling through ``accents``, on a little noise."""
+    o = np.zeros(int(seconds * FPS))
+    period = 60.0 * FPS / bpm
+    for k, t in enumerate(np.arange(0.0, o.size - 1, period)):
+        o[int(round(t))] += accents[k % len(accents)]
+    return o + 0.01 * np.random.default_rng(0).random(o.size)
+
+
+@pytest.mark.parametrize("bpm", [165.0, 180.0])
+def test_octave_decision_keeps_fast_beats_with_weak_two_and_four(bpm):
+    # strong 1 and 3, weak 2 and 4 (a march or a swing rhythm section): the salience alone
+    # prefers the half-note level; the octave decision keeps the quarter note
+    o = pulses(bpm, [1.0, 0.35, 0.8, 0.35])
+    alone = rhythm.estimate_tempo(o, FPS, octave=False)[0]
+    assert alone == pytest.approx(bpm / 2, rel=0.04)
+    assert rhythm.estimate_tempo(o, FPS)[0] == pytest.approx(bpm, rel=0.04)
+
+
+@pytest.mark.parametrize("bpm", [62.0, 75.0, 96.0, 128.0])
+def test_even_pulses_keep_their_tempo(bpm):
+    assert rhythm.estimate_tempo(pulses(bpm, [1.0]), FPS)[0] == pytest.approx(bpm, rel=0.04)
+
+
+def test_octave_candidates_stay_in_range_and_include_the_estimate():
+    o = pulses(180.0, [1.0, 0.5])
+    cands, feats = rhythm.tempo_octave_candidates(o, FPS)
+    assert feats.shape == (cands.size, rhythm.N_OCTAVE_FEATURES)
+    assert ((cands >= rhythm.BPM_MIN) & (cands <= rhythm.BPM_MAX)).all()
+    assert (feats[:, -1] == 0).sum() == 1  # exactly one candidate is the estimate itself
+
+
+def test_no_periodic_content_gives_no_candidates():
+    cands, feats = rhythm.tempo_octave_candidates(np.zeros(int(30 * FPS)), FPS)
+    assert cands.size == 0 and feats.shape == (0, rhythm.N_OCTAVE_FEATURES)
+    assert rhythm.estimate_tempo(np.zeros(int(30 * FPS)), FPS) == (0.0, 0.0, 0.0)
