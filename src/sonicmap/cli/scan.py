@@ -144,6 +144,15 @@ def _print_summary(d: dict[str, Any]) -> None:
     aq = (d.get("post") or {}).get("after_scan")
     if isinstance(aq, dict) and aq.get("status"):
         typer.echo(f"  auto-queue: {aq.get('status')} {aq.get('reason') or ''}".rstrip())
+    servers = aq.get("servers") if isinstance(aq, dict) else None
+    for r in (servers or {}).get("servers", []):
+        if r.get("status") == "failed":
+            typer.echo(f"  server sync: {r.get('error')}")
+        else:
+            typer.echo(
+                f"  server sync {r['server']}: {r['matched_total']} of {r['server_songs']} "
+                f"songs matched, {r['changed_ids']} changed ids"
+            )
 
 
 @handle_errors

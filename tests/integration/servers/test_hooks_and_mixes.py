@@ -115,3 +115,14 @@ def test_radio_artist_and_path_playlists(cli_env: dict, sm: Any, supysonic: Any)
 
     res = cli("playlists", "list", "--json")
     assert {p["kind"] for p in json.loads(res.stdout)} == {"radio", "path", "artist"}
+
+
+def test_sonicmap_scan_syncs_the_servers_and_says_so(cli_env: dict, supysonic: Any) -> None:
+    res = cli(
+        "servers", "add", "sup", "--kind", "subsonic", "--url", supysonic.url, "--user", "alice",
+        "--password-env", "SUP_PASSWORD",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    res = cli("scan")
+    assert res.exit_code == 0, res.output
+    assert "server sync sup: 40 of 40 songs matched, 0 changed ids" in res.output
