@@ -110,9 +110,30 @@ class SubsonicClient(http.BaseClient):
         return body
 
     # -- server ---------------------------------------------------------------------------------
+    def extensions(self) -> dict[str, list[int]]:
+        """OpenSubsonic extensions the server advertises (``{}`` for plain Subsonic)."""
+        try:
+            body = self.call("getOpenSubsonicExtensions")
+        except ServerError as exc:
+            if exc.code is None:  # transport, HTML, garbage: the caller must hear it
+                raise
+            return {}
+        return {
+            str(e.get("name")): list(e.get("versions") or [])
+            for e in body.get("openSubsonicExtensions") or []
+            if isinstance(e, dict)
+        }
+
     def ping(self) -> dict[str, Any]:
         """Reachable and credentials accepted: ``{version, type, server_version, open_subsonic,
-        auth}``."""
+        auth}``. With an API key, the server must advertise OpenSubsonic's
+        ``apiKeyAuthentication``."""
+        if self.mode == "api_key" and "apiKeyAuthentication" not in self.extensions():
+            raise ServerError(
+                self.name,
+                "does not advertise OpenSubsonic API keys (apiKeyAuthentication); "
+                "give a password instead (--password-env / --password-file)",
+            )
         body = self.call("ping")
         return {
             "api_version": body.get("version"),
