@@ -66,7 +66,7 @@ def fill(
         for a, art in artists.items():
             m = vectors[[i for i in range(n) if artist_of[i] == a]].astype(np.float64).mean(0)
             a_ids.append(art.id)
-            a_vecs.append(m / np.linalg.norm(m))
+            a_vecs.append(m / max(float(np.linalg.norm(m)), 1e-30))
         put_embeddings(
             ses,
             "artist",

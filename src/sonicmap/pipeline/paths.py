@@ -261,8 +261,9 @@ def sonic_path(
     track or recording (same artist and title) appears twice; steps are as even as the library
     allows (see :func:`sonicmap.sequencing.plan_path`); optional caps per artist and per album
     (the ends count towards them). Raises :class:`NotFoundError` naming an unknown track,
-    :class:`NotEmbeddedError` (a :class:`ConflictError`) for one not yet embedded, :class:`SonicmapError` for ``count`` outside 2..:data:`MAX_COUNT` or a bad cap.
-    ``backend`` picks the vector index (:func:`sonicmap.store.vectors.open_index`).
+    :class:`NotEmbeddedError` (a :class:`ConflictError`) for one not yet embedded,
+    :class:`SonicmapError` for ``count`` outside 2..:data:`MAX_COUNT` or a bad cap. ``backend``
+    picks the vector index (:func:`sonicmap.store.vectors.open_index`).
     """
     count = _check_count(count, 2)
     cap_a = _check_cap("max_per_artist", max_per_artist)
@@ -287,7 +288,7 @@ def sonic_path(
     row_of = {int(t): j for j, t in enumerate(pool.ids)}
     if not (np.any(a) and np.any(b)):  # a zero vector has no direction: no path through it
         plan_rows = [row_of[start]] if start == end else [row_of[start], row_of[end]]
-        dist = [0.0] * len(plan_rows)
+        dist = [0.0, 1.0][: len(plan_rows)]  # undefined angle: reported as orthogonal (0.5)
         steps = dist
     else:
         plan = plan_path(

@@ -110,3 +110,13 @@ def test_mix_from_a_cluster_uses_its_most_probable_artists(store) -> None:
     assert all(t.seed == m.seeds[0] for t in m.tracks)
     with pytest.raises(NotFoundError, match="cluster 99"):
         sonic_mix(store, clusters=[99])
+
+
+def test_zero_vector_has_no_direction(store) -> None:
+    v = circle_vectors(6)
+    v[0] = 0.0  # e.g. a vector of nothing but neutral inputs
+    ids = fill(store, v)
+    p = sonic_path(store, ids[0], ids[5], count=5)
+    assert [t.id for t in p.tracks] == [ids[0], ids[5]]
+    assert p.tracks[1].similarity == pytest.approx(0.5)
+    assert sonic_mix(store, [ids[0]], count=3).tracks == ()
