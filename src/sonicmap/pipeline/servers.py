@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -56,8 +56,8 @@ class ServerInfo:
     kind: str
     url: str
     username: str | None
-    secret: Mapping[str, Any]
-    options: Mapping[str, Any]
+    secret: Mapping[str, Any] = field(repr=False)  # may hold a stored value: never shown
+    options: Mapping[str, Any] = field(default_factory=dict)
     sync_generation: int = 0
     last_sync_at: datetime | None = None
     last_sync: Mapping[str, Any] | None = None

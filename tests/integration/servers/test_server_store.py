@@ -61,6 +61,7 @@ def test_add_list_get_remove(store: Store) -> None:
     )
     d = stored.to_dict()
     assert "s3cr3t-value" not in repr(d) and d["secret"]["source"] == "stored"
+    assert "s3cr3t-value" not in repr(stored) and "s3cr3t-value" not in str(stored)
     assert d["options"]["sync_after_scan"] is True and d["options"]["use_paths"] is True
     assert d["options"]["refresh_playlists_on_activate"] is True
     assert [s.name for s in srv.list_servers(store)] == ["jelly", "navi"]
