@@ -375,6 +375,13 @@ class Settings(BaseSettings):
         "allowed to call without a token. Default: any.",
     )
 
+    analysis_timeout_s: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds one file's analysis may take before its process is killed (twice: "
+        "recorded failed). Default: 60 s + 0.5 s per second of audio analysed.",
+    )
+
     @field_validator("library_roots", mode="before")
     @classmethod
     def _split_roots(cls, v: Any) -> Any:

@@ -61,3 +61,20 @@ def always_crash(
     import os
 
     os._exit(139)
+
+
+def kill_or_hang_on_marker(
+    path: str, *, max_duration_s: float | None = None, tags: Any = None
+) -> FakeAnalysis:
+    """'KILL' in the name: the process kills itself (SIGKILL, like the out-of-memory killer);
+    'HANG' in the name: it never returns (a decoder stuck in a loop)."""
+    import os
+    import signal
+    import time
+
+    if "KILL" in path:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if "HANG" in path:
+        while True:
+            time.sleep(60)
+    return fake_analyze(path, max_duration_s=max_duration_s, tags=tags)

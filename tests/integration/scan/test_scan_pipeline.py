@@ -208,7 +208,7 @@ def test_pool_survives_a_crashing_decoder(
     assert r.status == "completed"
     assert r.added == len(lib.good)
     crash = {f["path"]: f["error"] for f in r.failures}
-    assert "crashed" in crash[str(bomb)]
+    assert crash[str(bomb)] == "analysis process exited with status 139 while analysing this file"
 
 
 @pytest.mark.slow
@@ -222,7 +222,9 @@ def test_processes_that_always_die_stop_the_scan(sqlite_store, small_library: Li
     with sqlite_store.session() as s:
         assert s.scalar(select(ScanSession.status)) == "failed"
         crashed = [
-            t for t in s.scalars(select(Track)) if t.last_error and "crashed" in t.last_error
+            t
+            for t in s.scalars(select(Track))
+            if t.last_error and "analysis process" in t.last_error
         ]
     assert len(crashed) < 3  # not the whole library marked failed
     assert all(t.mtime == -1.0 for t in crashed)  # and those few are retried next time
@@ -250,8 +252,36 @@ def test_a_worker_dying_while_the_caller_holds_a_result_loses_no_file(
         results.append(res)
         time.sleep(0.3)  # meanwhile a worker reaches the bomb and dies
     assert sorted(r["path"] for r in results) == sorted(paths)
-    crashed = [r["path"] for r in results if r["error"] and "crashed" in r["error"]]
+    crashed = [r["path"] for r in results if r["error"] and "analysis process" in r["error"]]
     assert crashed == [str(bomb)]
+
+
+@pytest.mark.slow
+def test_a_killed_and_a_hung_analysis_are_failed_with_their_reasons(
+    small_library: Library,
+) -> None:
+    """One file's analysis kills its process, one never returns: each is tried twice (each time
+    in a fresh process), then recorded failed with why; every other file is analysed."""
+    import time
+
+    from sonicmap.pipeline.scan import Job, WorkerSpec, execute
+
+    good = sorted(small_library.good)[:4]
+    kill = good[0].with_name("KILL " + good[0].name)
+    hang = good[1].with_name("HANG " + good[1].name)
+    shutil.copy(good[0], kill)
+    shutil.copy(good[1], hang)
+    paths = [str(p) for p in [kill, hang, *good]]
+    spec = WorkerSpec(analyzer="scan_fakes:kill_or_hang_on_marker", analysis_timeout_s=4.0)
+    t0 = time.monotonic()
+    results = list(execute([Job(p, None, None) for p in paths], spec, jobs=2, in_process=False))
+    elapsed = time.monotonic() - t0
+    by_path = {r["path"]: r for r in results}
+    assert sorted(by_path) == sorted(paths) and len(results) == len(paths)
+    assert by_path[str(kill)]["error"] == "analysis process killed by signal 9 (SIGKILL)"
+    assert by_path[str(hang)]["error"] == "timed out after 4 s"
+    assert all(by_path[str(p)]["error"] is None for p in good)
+    assert 8 <= elapsed < 40  # the hang cost two deadlines, not forever
 
 
 def test_post_steps_handed_in_run_in_order_and_a_failing_one_is_failed_not_skipped(

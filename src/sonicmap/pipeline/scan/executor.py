@@ -1,12 +1,28 @@
-"""Execution: a bounded, lazily fed process pool that survives crashing decoders."""
+"""Execution: supervised analysis processes that survive crashing and hanging decoders.
+
+One implementation for every caller (``sonicmap scan``, the worker's scan and chunk tasks): each
+file is analysed in a child process (``spawn``) of this one, which the parent watches.
+
+* A child that dies on a file (a decoder's segfault, the out-of-memory killer) is replaced and
+  the file retried once; dying again, the file is recorded ``failed`` with the reason
+  (``analysis process killed by signal 9 (SIGKILL)``).
+* Each file has a deadline (:func:`analysis_timeout`: ``SONICMAP_ANALYSIS_TIMEOUT_S``, or by
+  default 60 s + 0.5 s per second of audio to analyse, the child reporting the file's duration
+  first). A child past it is killed and replaced, the file retried once and then recorded
+  ``failed`` (``timed out after 75 s``).
+* Children dying on :data:`MAX_CRASHES_IN_A_ROW` different files in a row means a broken set-up,
+  not bad files: the scan stops instead of marking the library failed.
+
+At most ``jobs`` files are in flight (one per child), so memory does not grow with the library.
+"""
 
 from __future__ import annotations
 
 import logging
+import signal
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +32,7 @@ from sonicmap.pipeline.scan.file_step import (
     crash_result,
     init_worker,
     process_file,
+    resolve,
     run_job,
 )
 
@@ -24,10 +41,34 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Analysis jobs a worker process runs before it is replaced (guards against slow leaks).
+#: Analysis jobs a child process runs before it is replaced (guards against slow leaks).
 MAX_TASKS_PER_CHILD = 400
 #: Analysis processes dying on this many files in a row means a broken set-up, not bad files.
 MAX_CRASHES_IN_A_ROW = 3
+#: A file is tried this many times (each in a fresh process) before it is recorded failed.
+MAX_ATTEMPTS = 2
+#: Default deadline: this many seconds, plus :data:`TIMEOUT_PER_AUDIO_S` per second of audio.
+TIMEOUT_BASE_S = 60.0
+TIMEOUT_PER_AUDIO_S = 0.5
+#: Allowance for a fresh process to start (imports) before it takes its first file.
+STARTUP_S = 120.0
+
+
+def analysis_timeout(
+    duration_s: float | None, *, fixed_s: float | None, max_duration_s: float | None
+) -> float:
+    """Seconds one file's analysis may take.
+
+    ``fixed_s`` (the setting) wins; otherwise :data:`TIMEOUT_BASE_S` + :data:`TIMEOUT_PER_AUDIO_S`
+    × the seconds that will be analysed (the file's duration, capped at ``max_duration_s``; the
+    cap, or 1800 s, while the duration is not known yet).
+    """
+    if fixed_s:
+        return float(fixed_s)
+    audio = duration_s if duration_s is not None else (max_duration_s or 1800.0)
+    if max_duration_s is not None:
+        audio = min(audio, max_duration_s)
+    return TIMEOUT_BASE_S + TIMEOUT_PER_AUDIO_S * max(0.0, audio)
 
 
 @dataclass(slots=True)
@@ -41,14 +82,104 @@ class Job:
     attempts: int = 0
 
 
+def _probe_duration(path: str) -> float | None:
+    try:
+        from sonicmap.analysis.decode import probe
+
+        return probe(path).duration_s
+    except Exception:  # noqa: BLE001 - unknown duration: the cap's deadline applies
+        return None
+
+
+def _child_main(conn: Any, spec: WorkerSpec) -> None:
+    """A child's loop: receive ``(path, known_fp)``, send ``("begin", None)``, ``("duration",
+    s)`` then ``("result", dict)``; ``None`` ends it."""
+    init_worker(spec)
+    # import everything a file needs now, so that its deadline measures its analysis only
+    from sonicmap.library import walk  # noqa: F401  (content fingerprint)
+
+    for seam in (spec.analyzer, spec.tag_reader):
+        resolve(seam)
+    _probe_duration("")
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        path, known_fp = msg
+        conn.send(("begin", None))  # the file's deadline runs from here
+        conn.send(("duration", _probe_duration(path)))
+        conn.send(("result", run_job(path, known_fp)))
+
+
+def death_reason(exitcode: int | None) -> str:
+    """Why an analysis process ended, in words (``killed by signal 9 (SIGKILL)``)."""
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = "unknown signal"
+        return f"analysis process killed by signal {-exitcode} ({name})"
+    return f"analysis process exited with status {exitcode} while analysing this file"
+
+
+class _Child:
+    """One supervised analysis process and the job it is working on."""
+
+    def __init__(self, ctx: Any, spec: WorkerSpec) -> None:
+        self.ctx = ctx
+        self.spec = spec
+        parent, child = ctx.Pipe()
+        self.conn = parent
+        self.proc = ctx.Process(
+            target=_child_main, args=(child, spec), daemon=True, name="sonicmap-analysis"
+        )
+        self.proc.start()
+        child.close()
+        self.job: Job | None = None
+        self.started = 0.0
+        self.limit = 0.0
+        self.served = 0
+
+    def assign(self, job: Job) -> None:
+        self.job = job
+        self.conn.send((job.path, job.known_fp))
+        self.started = time.monotonic()
+        self.limit = STARTUP_S + self.deadline(None)  # until the child says it began
+
+    def deadline(self, duration_s: float | None) -> float:
+        return analysis_timeout(
+            duration_s,
+            fixed_s=self.spec.analysis_timeout_s,
+            max_duration_s=self.spec.max_duration_s,
+        )
+
+    def overdue(self, now: float) -> bool:
+        return self.job is not None and now - self.started >= self.limit
+
+    def stop(self, *, kill: bool) -> None:
+        if kill:
+            self.proc.kill()
+        else:
+            try:
+                self.conn.send(None)
+            except OSError:
+                self.proc.kill()
+        self.proc.join(timeout=10)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(timeout=5)
+        self.conn.close()
+
+
 def execute(
     work: Iterable[Job], spec: WorkerSpec, *, jobs: int, in_process: bool
 ) -> Iterator[dict[str, Any]]:
-    """Yield one result per job, in completion order.
+    """Yield one result per job, in completion order (see the module docstring).
 
-    At most ``4 × jobs`` jobs are in flight, so memory does not grow with the library. When a
-    worker process dies, the jobs in flight are re-run one at a time; a job that kills its
-    process on its own is reported as failed.
+    ``in_process`` analyses in this process, unsupervised (tests and debugging only).
     """
     work = list(work) if not isinstance(work, list) else work
     if not work:
@@ -58,81 +189,82 @@ def execute(
             yield process_file(spec, job.path, job.known_fp)
         return
     import multiprocessing
+    from multiprocessing.connection import wait
 
-    n = min(jobs, len(work))
     ctx = multiprocessing.get_context("spawn")
-    limit = 4 * n
     queue = deque(work)
-    suspects: deque[Job] = deque()
-
-    def make() -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            max_workers=n,
-            mp_context=ctx,
-            initializer=init_worker,
-            initargs=(spec,),
-            max_tasks_per_child=MAX_TASKS_PER_CHILD,
-        )
-
-    executor = make()
-    pending: dict[Future[dict[str, Any]], Job] = {}
+    children = [_Child(ctx, spec) for _ in range(min(jobs, len(work)))]
     crashes_in_a_row = 0
-    try:
-        while queue or suspects or pending:
-            isolating = bool(suspects)
-            refused = False
-            while (suspects or queue) and len(pending) < (1 if isolating else limit):
-                source = suspects if suspects else queue
-                job = source.popleft()
-                try:
-                    fut = executor.submit(run_job, job.path, job.known_fp)
-                except BrokenProcessPool:
-                    # a worker died while the caller had our last result (this generator was
-                    # suspended): the job never ran; the futures in flight report the crash
-                    source.appendleft(job)
-                    refused = True
-                    break
-                pending[fut] = job
-                if isolating:
-                    break
-            done = wait(pending, return_when=FIRST_COMPLETED)[0] if pending else set()
-            broken = refused
-            for fut in done:
-                job = pending.pop(fut)
-                try:
-                    res = fut.result()
-                except BrokenProcessPool:
-                    broken = True
-                    job.attempts += 1
-                    if isolating or job.attempts >= 3:
-                        log.error("analysis process crashed path=%s", job.path)
-                        crashes_in_a_row += 1
-                        if crashes_in_a_row >= MAX_CRASHES_IN_A_ROW:
-                            raise SonicmapError(
-                                f"analysis processes died on {crashes_in_a_row} files in a row "
-                                f"(last: {job.path}); they cannot run here (see the log above); "
-                                "stopping the scan instead of marking every file as failed"
-                            ) from None
-                        yield crash_result(job.path)
-                    else:
-                        suspects.append(job)
-                else:
-                    crashes_in_a_row = 0
-                    yield res
-            if broken:
-                for fut, job in list(pending.items()):
-                    try:
-                        yield fut.result()
-                    except BrokenProcessPool:
-                        job.attempts += 1
-                        suspects.append(job)
-                pending.clear()
-                executor.shutdown(wait=False, cancel_futures=True)
-                log.warning(
-                    "an analysis process died; re-running %d file(s) one at a time", len(suspects)
+
+    def failed(child: _Child, reason: str, *, crash: bool) -> Iterator[dict[str, Any]]:
+        nonlocal crashes_in_a_row
+        job = child.job
+        assert job is not None
+        child.job = None
+        job.attempts += 1
+        log.error("analysis failed path=%s attempt=%d reason=%s", job.path, job.attempts, reason)
+        if job.attempts < MAX_ATTEMPTS:
+            queue.appendleft(job)  # again, in a fresh process
+            return
+        if crash:
+            crashes_in_a_row += 1
+            if crashes_in_a_row >= MAX_CRASHES_IN_A_ROW:
+                raise SonicmapError(
+                    f"analysis processes died on {crashes_in_a_row} files in a row "
+                    f"(last: {job.path}: {reason}); they cannot run here (see the log above); "
+                    "stopping the scan instead of marking every file as failed"
                 )
-                executor = make()
+        yield crash_result(job.path, reason)
+
+    try:
+        while queue or any(c.job is not None for c in children):
+            for i, c in enumerate(children):
+                if c.job is None and not c.proc.is_alive():
+                    c.stop(kill=True)
+                    children[i] = c = _Child(ctx, spec)
+                if c.job is None and queue:
+                    c.assign(queue.popleft())
+            busy = [c for c in children if c.job is not None]
+            now = time.monotonic()
+            wake = min(c.started + c.limit for c in busy)
+            ready = set(
+                wait([c.conn for c in busy] + [c.proc.sentinel for c in busy], max(0.0, wake - now))
+            )
+            now = time.monotonic()
+            for i, c in enumerate(children):
+                if c.job is None:
+                    continue
+                if c.conn in ready:
+                    try:
+                        kind, value = c.conn.recv()
+                    except (EOFError, OSError):
+                        kind, value = "dead", None
+                    if kind == "begin":
+                        c.started, c.limit = now, c.deadline(None)
+                        continue
+                    if kind == "duration":
+                        c.limit = c.deadline(value)
+                        continue
+                    if kind == "result":
+                        c.job = None
+                        c.served += 1
+                        crashes_in_a_row = 0
+                        yield value
+                        if c.served >= MAX_TASKS_PER_CHILD:
+                            c.stop(kill=False)
+                            children[i] = _Child(ctx, spec)
+                        continue
+                if not c.proc.is_alive() or c.proc.sentinel in ready:
+                    c.proc.join(timeout=5)
+                    reason = death_reason(c.proc.exitcode)
+                    yield from failed(c, reason, crash=True)
+                    c.stop(kill=True)
+                    children[i] = _Child(ctx, spec)
+                elif c.overdue(now):
+                    reason = f"timed out after {c.limit:.0f} s"
+                    c.stop(kill=True)
+                    yield from failed(c, reason, crash=False)
+                    children[i] = _Child(ctx, spec)
     finally:
-        for fut in pending:
-            fut.cancel()
-        executor.shutdown(wait=True, cancel_futures=True)
+        for c in children:
+            c.stop(kill=c.job is not None)

@@ -39,6 +39,9 @@ class WorkerSpec:
     max_duration_s: float | None = 1800.0
     #: fingerprints of stored tracks whose path disappeared: a file with one of these is a move
     missing_fingerprints: frozenset[str] = frozenset()
+    #: seconds one file's analysis may take (``None``: scaled to the file's duration, see
+    #: :func:`sonicmap.pipeline.scan.executor.analysis_timeout`)
+    analysis_timeout_s: float | None = None
 
 
 _SPEC: WorkerSpec | None = None
@@ -173,15 +176,15 @@ def problem_result(entry: FileEntry) -> dict[str, Any]:
     }
 
 
-def crash_result(path: str) -> dict[str, Any]:
-    """The result of a file whose analysis process died (retried at the next scan)."""
+def crash_result(path: str, reason: str) -> dict[str, Any]:
+    """The result of a file whose analysis process died or timed out twice (``reason``)."""
     try:
         st = os.stat(path)
         size = st.st_size
     except OSError:
         size = 0
-    # mtime -1: never equal to the file's, so a crash is retried at the next scan (it may have
+    # mtime -1: never equal to the file's, so the file is retried at the next scan (it may have
     # been the machine, e.g. out of memory, rather than the file)
     res = problem_result(FileEntry(path, size, -1.0))
-    res["error"] = "the analysis process crashed on this file (decoder fault or out of memory)"
+    res["error"] = reason
     return res

@@ -98,6 +98,7 @@ def scan_library(
             max_duration_s=s.max_analysis_seconds,
             # only analyses of the current version may be carried over to a new path
             missing_fingerprints=frozenset(scanner.writer.claimable),
+            analysis_timeout_s=s.analysis_timeout_s,
         )
         scanner.process(candidates, spec, jobs=n_jobs, in_process=in_process)
         scanner.remove()
