@@ -582,11 +582,9 @@ def _analyze(p: Path, max_duration_s: float | None, tags: Any) -> Analysis:
 
 
 def read_tags_safely(path: str | Path) -> Any:
-    """``sonicmap.library.tags.read_tags(path)``, or ``None`` when unavailable or unreadable."""
-    try:
-        from sonicmap.library.tags import read_tags
-    except ImportError:
-        return None
+    """``sonicmap.library.tags.read_tags(path)``, or ``None`` when unreadable."""
+    from sonicmap.library.tags import read_tags
+
     try:
         return read_tags(path)
     except TagError as exc:

@@ -203,7 +203,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        from sonicmap.api.compat.routes import is_plugin_path, plugin_http_error
+        from sonicmap.api.compat.replies import is_plugin_path, plugin_http_error
 
         if is_plugin_path(request.url.path):  # the music-server plugins' {"error": "..."} shape
             return plugin_http_error(request, exc.status_code)

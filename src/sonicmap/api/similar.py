@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sonicmap.api.errors import ApiError
 from sonicmap.api.queries import clamp01
 from sonicmap.api.schemas import SimilarArtist, SimilarTrack
 from sonicmap.sequencing import similarity
@@ -17,12 +16,8 @@ from sonicmap.store.db import Store
 
 
 def _pipeline() -> Any:
-    try:
-        from sonicmap.pipeline import embeddings
-    except ImportError as exc:  # pragma: no cover - only in a broken install
-        raise ApiError(
-            503, "not_available", f"similarity search is not available in this build ({exc})"
-        ) from None
+    from sonicmap.pipeline import embeddings
+
     return embeddings
 
 

@@ -26,10 +26,8 @@ _TABLE_FIELDS = (
 
 
 def _embedding(features: dict[str, Any], genres: list[str]) -> list[float] | None:
-    try:
-        from sonicmap.embedding import embed_tracks
-    except ImportError:
-        return None
+    from sonicmap.embedding import embed_tracks
+
     try:
         vec = embed_tracks([features], [genres])
     except Exception as exc:  # noqa: BLE001 — an embedding failure must not hide the analysis

@@ -28,7 +28,7 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import delete, func, insert, select, update
@@ -62,6 +62,10 @@ from sonicmap.store.schema import (
     TrackFeatures,
 )
 
+if TYPE_CHECKING:
+    from sonicmap.config import AppConfig
+    from sonicmap.store.db import Store
+
 log = logging.getLogger(__name__)
 
 TRIGGERS = ("manual", "auto_queue", "periodic_refresh", "drift")
@@ -92,7 +96,7 @@ def _layout_version() -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def load_vectors(store: Any, *, layout_version: int) -> tuple[np.ndarray, np.ndarray, int]:
+def load_vectors(store: Store, *, layout_version: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Artist vectors of one layout version, streamed into one preallocated array.
 
     Returns ``ids`` [shape=(n,), int64] (ascending), ``X`` [shape=(n, 64), float32] and the
@@ -136,7 +140,7 @@ def _load_arrays(s: Session, model_id: int) -> dict[str, np.ndarray]:
     return {r[0]: decode_array(r[1], r[2], r[3]) for r in rows}
 
 
-def load_model(store: Any, model_id: int) -> tuple[ArtistGmm, dict[str, np.ndarray]]:
+def load_model(store: Store, model_id: int) -> tuple[ArtistGmm, dict[str, np.ndarray]]:
     """The fitted estimator of a stored model and all its named arrays."""
     with store.session() as s:
         row = s.get(GmmModel, model_id)
@@ -194,12 +198,12 @@ def _process_alive(params: dict[str, Any]) -> bool | None:
         started = params.get("pid_started")
         if started is not None and abs(proc.create_time() - float(started)) > 1.0:
             return False  # the pid was reused by another process
-        return proc.status() != psutil.STATUS_ZOMBIE
+        return bool(proc.status() != psutil.STATUS_ZOMBIE)
     except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
         return False
 
 
-def mark_stale_trainings(store: Any, *, now: datetime | None = None) -> list[int]:
+def mark_stale_trainings(store: Store, *, now: datetime | None = None) -> list[int]:
     """Mark ``training`` rows whose process is gone as ``failed``; returns their ids.
 
     A row is stale when it was started on this host and its process (pid + start time) no
@@ -234,8 +238,8 @@ def mark_stale_trainings(store: Any, *, now: datetime | None = None) -> list[int
 
 
 def train(
-    store: Any,
-    cfg: Any,
+    store: Store,
+    cfg: AppConfig,
     *,
     n_components: int | None = None,
     reason: str = "manual",
@@ -325,7 +329,7 @@ def _process_start() -> float | None:
         return None
 
 
-def _unchanged(store: Any, prev: dict[str, Any], n_artists: int, layout: int) -> bool:
+def _unchanged(store: Store, prev: dict[str, Any], n_artists: int, layout: int) -> bool:
     from sonicmap.pipeline.maintenance import tracks_changed_since
 
     if prev["layout_version"] != layout or prev["n_artists"] != n_artists:
@@ -333,7 +337,7 @@ def _unchanged(store: Any, prev: dict[str, Any], n_artists: int, layout: int) ->
     return tracks_changed_since(store, prev["created_at"]) == 0
 
 
-def _mark_failed(store: Any, model_id: int, exc: BaseException) -> None:
+def _mark_failed(store: Store, model_id: int, exc: BaseException) -> None:
     msg = " ".join(str(exc).split()) or type(exc).__name__
     try:
         with store.session() as s:
@@ -348,7 +352,7 @@ def _mark_failed(store: Any, model_id: int, exc: BaseException) -> None:
 
 
 def _fit_and_activate(
-    store: Any,
+    store: Store,
     model_id: int,
     est: ArtistGmm,
     ids: np.ndarray,
@@ -360,7 +364,7 @@ def _fit_and_activate(
     now: datetime,
     t0: float,
     report: Progress,
-) -> dict[str, Any]:
+) -> TrainResult:
     prev_model = prev_arrays = None
     prev_assign: tuple[np.ndarray, np.ndarray] | None = None
     if prev_info is not None and prev_info["layout_version"] == layout:
@@ -498,7 +502,7 @@ def _write_assignments(
         end = min(start + BATCH, len(ids))
         # Core executemany (no ORM bookkeeping): the fast path on both SQLite and psycopg.
         s.connection().execute(
-            insert(ArtistCluster.__table__),
+            insert(ArtistCluster),
             [
                 {
                     "model_id": model_id,
@@ -526,7 +530,7 @@ def _switch(s: Session, model_id: int, now: datetime, *, allowed: Sequence[str])
         .where(GmmModel.id == model_id, GmmModel.status.in_(tuple(allowed)))
         .values(activated_at=now)
     )
-    if res.rowcount == 0:
+    if getattr(res, "rowcount", 0) == 0:
         row = s.get(GmmModel, model_id)
         if row is None:
             raise NotFoundError(f"no model with id {model_id}; see `sonicmap models list`")
@@ -554,7 +558,7 @@ def _switch(s: Session, model_id: int, now: datetime, *, allowed: Sequence[str])
 
 
 def artist_descriptors(
-    store: Any, ids: np.ndarray, *, max_genres: int = 12
+    store: Store, ids: np.ndarray, *, max_genres: int = 12
 ) -> tuple[list[str], np.ndarray | None]:
     """Per-artist means of the descriptors that have label words, plus genre shares.
 
@@ -623,7 +627,7 @@ def artist_descriptors(
 # --------------------------------------------------------------------------------------------
 
 
-def activate_model(store: Any, model_id: int, *, now: datetime | None = None) -> dict[str, Any]:
+def activate_model(store: Store, model_id: int, *, now: datetime | None = None) -> dict[str, Any]:
     """Make an ``archived`` (or already ``active``) model the active one (rollback)."""
     now = _now(now)
     with store.session() as s:
@@ -634,7 +638,7 @@ def activate_model(store: Any, model_id: int, *, now: datetime | None = None) ->
         return _model_dict(row)
 
 
-def delete_model(store: Any, model_id: int) -> dict[str, Any]:
+def delete_model(store: Store, model_id: int) -> dict[str, Any]:
     """Delete a model, its arrays, clusters and assignments. Never the active one."""
     with store.session() as s:
         row = s.get(GmmModel, model_id, with_for_update=True)
@@ -656,7 +660,7 @@ def delete_model(store: Any, model_id: int) -> dict[str, Any]:
     return {"id": model_id, "deleted_assignments": int(n)}
 
 
-def _assignments(store: Any, model_id: int) -> tuple[np.ndarray, np.ndarray]:
+def _assignments(store: Store, model_id: int) -> tuple[np.ndarray, np.ndarray]:
     with store.session() as s:
         rows = s.execute(
             select(ArtistCluster.artist_id, ArtistCluster.cluster_id).where(
@@ -669,7 +673,7 @@ def _assignments(store: Any, model_id: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def assign_new_artists(
-    store: Any, cfg: Any = None, *, now: datetime | None = None
+    store: Store, cfg: AppConfig | None = None, *, now: datetime | None = None
 ) -> dict[str, Any]:
     """Give artists without an assignment under the active model one (no retraining).
 
@@ -701,7 +705,9 @@ def assign_new_artists(
     return {"model_id": mid, "assigned": int(len(ids))}
 
 
-def _place_on_map(store: Any, model_id: int, layout: int, X: np.ndarray) -> np.ndarray | None:
+def _place_on_map(
+    store: Store, model_id: int, layout: int | None, X: np.ndarray
+) -> np.ndarray | None:
     """Map positions for artists assigned after training: among their nearest placed artists."""
     with store.session() as s:
         rows = s.execute(
@@ -725,7 +731,7 @@ def _place_on_map(store: Any, model_id: int, layout: int, X: np.ndarray) -> np.n
 # --------------------------------------------------------------------------------------------
 
 
-def check_stability(store: Any, cfg: Any, *, now: datetime | None = None) -> DriftResult:
+def check_stability(store: Store, cfg: AppConfig, *, now: datetime | None = None) -> DriftResult:
     """Compute the drift of the active model (``sonicmap.clustering.drift``) and store it.
 
     A ``drift_checks`` row records the time, the drift, the inputs and the decision
@@ -768,7 +774,7 @@ def check_stability(store: Any, cfg: Any, *, now: datetime | None = None) -> Dri
 
 
 def _store_check(
-    store: Any,
+    store: Store,
     now: datetime,
     model_id: int | None,
     drift: float | None,
@@ -793,13 +799,13 @@ def _store_check(
     return DriftResult(cid, model_id, drift, threshold, decision, exceeded, inputs)
 
 
-def record_decision(store: Any, check_id: int, decision: str) -> None:
+def record_decision(store: Store, check_id: int, decision: str) -> None:
     """Overwrite the decision of a stored drift check (e.g. ``reclustering_queued``)."""
     with store.session() as s:
         s.execute(update(DriftCheck).where(DriftCheck.id == check_id).values(decision=decision))
 
 
-def cleanup_models(store: Any, cfg: Any, *, now: datetime | None = None) -> CleanupResult:
+def cleanup_models(store: Store, cfg: AppConfig, *, now: datetime | None = None) -> CleanupResult:
     """Delete the models ``sonicmap.policy.models_to_delete`` picks (never the active one).
 
     Dead ``training`` rows are marked ``failed`` first (:attr:`CleanupResult.stale_marked_failed`).
@@ -827,7 +833,7 @@ def cleanup_models(store: Any, cfg: Any, *, now: datetime | None = None) -> Clea
 # --------------------------------------------------------------------------------------------
 
 
-def list_models(store: Any) -> list[dict[str, Any]]:
+def list_models(store: Store) -> list[dict[str, Any]]:
     """Every model, newest first."""
     with store.session() as s:
         rows = s.scalars(select(GmmModel).order_by(GmmModel.id.desc())).all()
@@ -840,7 +846,7 @@ def _names(s: Session, ids: Sequence[int]) -> dict[int, str]:
     return dict(s.execute(select(Artist.id, Artist.name).where(Artist.id.in_(list(ids)))).all())
 
 
-def list_clusters(store: Any, *, model_id: int | None = None) -> list[dict[str, Any]]:
+def list_clusters(store: Store, *, model_id: int | None = None) -> list[dict[str, Any]]:
     """Clusters of a model (default: the active one): ``{id, label, size, weight, artists}``.
 
     ``artists`` are the names of the most representative artists. Empty with no model.
@@ -874,7 +880,7 @@ def list_clusters(store: Any, *, model_id: int | None = None) -> list[dict[str, 
 
 
 def cluster_detail(
-    store: Any, cluster_id: int, *, model_id: int | None = None, limit: int = 50, offset: int = 0
+    store: Store, cluster_id: int, *, model_id: int | None = None, limit: int = 50, offset: int = 0
 ) -> dict[str, Any]:
     """One cluster with its profile and members (most probable first, at most ``limit``, the
     first ``offset`` skipped)."""
@@ -912,7 +918,7 @@ def cluster_detail(
         }
 
 
-def artist_cluster(store: Any, artist_id: int) -> dict[str, Any] | None:
+def artist_cluster(store: Store, artist_id: int) -> dict[str, Any] | None:
     """The active model's assignment of one artist, with every cluster's probability."""
     with store.session() as s:
         active = _active_row(s)

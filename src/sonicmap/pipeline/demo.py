@@ -24,11 +24,14 @@ import logging
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sonicmap.config import AppConfig, GmmConfig
 from sonicmap.pipeline import clustering, embeddings
 from sonicmap.pipeline.scan import ProgressFn, jsonable, scan_library
+
+if TYPE_CHECKING:
+    from sonicmap.store.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +122,7 @@ def ensure_library(
 
 
 def run_demo(
-    store: Any,
+    store: Store,
     cfg: AppConfig,
     *,
     n_artists: int = 12,
@@ -173,12 +176,12 @@ def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return jsonable(out if not hasattr(out, "__dict__") or isinstance(out, dict) else vars(out))
 
 
-def _list_clusters(store: Any) -> Any:
+def _list_clusters(store: Store) -> Any:
     out = _call(clustering.list_clusters, store)
     return out
 
 
-def _similar(store: Any, names: list[str], k: int) -> dict[str, Any]:
+def _similar(store: Store, names: list[str], k: int) -> dict[str, Any]:
     from sqlalchemy import select
 
     from sonicmap.library.identity import normalise_name

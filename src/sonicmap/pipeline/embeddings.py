@@ -28,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import bindparam, delete, func, select
@@ -48,6 +48,10 @@ from sonicmap.store.schema import (
     TrackFeatures,
 )
 from sonicmap.store.vectors import from_blob, open_index
+
+if TYPE_CHECKING:
+    from sonicmap.config import AppConfig
+    from sonicmap.store.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +90,7 @@ def _genres_of(tags: Any) -> list[str]:
 
 
 def _embed_batch(
-    store: Any, ids: list[int], weights: Mapping[str, float] | None
+    store: Store, ids: list[int], weights: Mapping[str, float] | None
 ) -> tuple[set[int], int]:
     """Embed one batch of tracks; drop stale vectors of tracks without descriptors.
 
@@ -112,7 +116,7 @@ def _embed_batch(
     return touched, len(have)
 
 
-def _stale_artists(store: Any) -> set[int]:
+def _stale_artists(store: Store) -> set[int]:
     """Artists whose stored vector no longer matches their embedded tracks (count or version),
     or who have embedded tracks but no vector, or a vector but no embedded track left."""
     with store.session() as ses:
@@ -139,7 +143,7 @@ def _stale_artists(store: Any) -> set[int]:
     return stale
 
 
-def _aggregate(store: Any, artist_ids: Iterable[int]) -> int:
+def _aggregate(store: Store, artist_ids: Iterable[int]) -> int:
     """Recompute (or delete) the vectors of these artists from their track vectors."""
     ids = sorted({int(a) for a in artist_ids})
     written = 0
@@ -185,8 +189,8 @@ def _aggregate(store: Any, artist_ids: Iterable[int]) -> int:
 
 
 def reembed_all(
-    store: Any,
-    cfg: Any = None,
+    store: Store,
+    cfg: AppConfig | None = None,
     *,
     weights: Mapping[str, float] | None = None,
     batch_size: int = BATCH,
@@ -220,8 +224,8 @@ def reembed_all(
 
 
 def refresh_embeddings(
-    store: Any,
-    cfg: Any = None,
+    store: Store,
+    cfg: AppConfig | None = None,
     *,
     track_ids: Iterable[int] | None = None,
     artist_ids: Iterable[int] | None = None,
@@ -298,7 +302,7 @@ def _positive(name: str, value: int | None, *, allow_none: bool = True) -> int |
 
 
 def similar_tracks(
-    store: Any,
+    store: Store,
     track_id: int,
     k: int = 10,
     *,
@@ -399,7 +403,7 @@ TRACK_INFO = (
 )
 
 
-def _track_info(store: Any, ids: list[int]) -> dict[int, Any]:
+def _track_info(store: Store, ids: list[int]) -> dict[int, Any]:
     """Display rows (path, title, artist/album ids and names) of these tracks."""
     out: dict[int, Any] = {}
     if not ids:
@@ -411,7 +415,7 @@ def _track_info(store: Any, ids: list[int]) -> dict[int, Any]:
     return out
 
 
-def _memberships(store: Any, artist_ids: Sequence[int]) -> dict[int, np.ndarray]:
+def _memberships(store: Store, artist_ids: Sequence[int]) -> dict[int, np.ndarray]:
     """Cluster-membership probability vectors of the active GMM model (empty if none)."""
     with store.session() as ses:
         model_id = ses.scalar(
@@ -480,7 +484,7 @@ def rank_similar_artists(
 
 
 def similar_artists(
-    store: Any,
+    store: Store,
     artist_id: int,
     k: int = 10,
     *,
@@ -555,7 +559,7 @@ def _fold(s: str) -> str:
     return unicodedata.normalize("NFKC", s).casefold().strip()
 
 
-def find_artist(store: Any, name: str) -> int:
+def find_artist(store: Store, name: str) -> int:
     """Id of the artist called ``name`` (case- and Unicode-form-insensitive).
 
     Raises :class:`NotFoundError` (with up to five close names) or :class:`SonicmapError` when
@@ -581,7 +585,7 @@ def find_artist(store: Any, name: str) -> int:
     return int(exact[0].id)
 
 
-def find_track(store: Any, path: str | Path) -> int:
+def find_track(store: Store, path: str | Path) -> int:
     """Id of the track stored under ``path`` (as given, or resolved to an absolute path)."""
     raw = str(path)
     candidates = [raw]

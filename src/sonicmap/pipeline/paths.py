@@ -19,7 +19,7 @@ import math
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from sqlalchemy import select
@@ -31,6 +31,9 @@ from sonicmap.sequencing import Pool, plan_mix, plan_path, similarity, waypoints
 from sonicmap.sequencing.pool import NONE
 from sonicmap.store.schema import Artist, ArtistEmbedding, Track, TrackEmbedding
 from sonicmap.store.vectors import open_index
+
+if TYPE_CHECKING:
+    from sonicmap.store.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +180,7 @@ _ROWS = TRACK_INFO.add_columns(Track.duration_s, TrackEmbedding.vector).join(
 )
 
 
-def _rows(store: Any, ids: Iterable[int]) -> dict[int, Any]:
+def _rows(store: Store, ids: Iterable[int]) -> dict[int, Any]:
     """Display rows + vector blob of these (embedded) tracks, by id."""
     want = sorted({int(i) for i in ids})
     out: dict[int, Any] = {}
@@ -188,7 +191,7 @@ def _rows(store: Any, ids: Iterable[int]) -> dict[int, Any]:
     return out
 
 
-def _missing_track(store: Any, track_id: int) -> SonicmapError:
+def _missing_track(store: Store, track_id: int) -> SonicmapError:
     with store.session() as ses:
         if ses.get(Track, track_id) is None:
             return NotFoundError(f"track {track_id} does not exist")
@@ -246,7 +249,7 @@ def _track(
 
 
 def sonic_path(
-    store: Any,
+    store: Store,
     start: int,
     end: int,
     count: int = 25,
@@ -312,7 +315,7 @@ def sonic_path(
 # --------------------------------------------------------------------------------------------
 
 
-def _artist_vectors(store: Any, artist_ids: Sequence[int]) -> dict[int, np.ndarray]:
+def _artist_vectors(store: Store, artist_ids: Sequence[int]) -> dict[int, np.ndarray]:
     with store.session() as ses:
         found = dict(
             ses.execute(
@@ -331,7 +334,7 @@ def _artist_vectors(store: Any, artist_ids: Sequence[int]) -> dict[int, np.ndarr
     return out
 
 
-def _cluster_artists(store: Any, cluster_id: int) -> list[int]:
+def _cluster_artists(store: Store, cluster_id: int) -> list[int]:
     from sonicmap.pipeline.clustering import cluster_detail
 
     detail = cluster_detail(store, cluster_id, limit=CLUSTER_SEED_ARTISTS)
@@ -339,7 +342,7 @@ def _cluster_artists(store: Any, cluster_id: int) -> list[int]:
 
 
 def sonic_mix(
-    store: Any,
+    store: Store,
     tracks: Sequence[int] = (),
     *,
     artists: Sequence[int] = (),

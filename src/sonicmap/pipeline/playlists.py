@@ -15,7 +15,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import delete, select
@@ -34,6 +34,9 @@ from sonicmap.store.schema import (
     TrackEmbedding,
 )
 from sonicmap.store.vectors import from_blob
+
+if TYPE_CHECKING:
+    from sonicmap.store.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +65,7 @@ def _check_count(count: int) -> int:
 
 
 def cluster_specs(
-    store: Any,
+    store: Store,
     *,
     cluster_ids: Sequence[int] | None = None,
     count: int = DEFAULT_COUNT,
@@ -135,7 +138,7 @@ def cluster_specs(
     return specs
 
 
-def _track_names(store: Any, ids: Sequence[int]) -> dict[int, str]:
+def _track_names(store: Store, ids: Sequence[int]) -> dict[int, str]:
     with store.session() as ses:
         rows = ses.execute(
             select(Track.id, Track.title, Artist.name)
@@ -146,7 +149,7 @@ def _track_names(store: Any, ids: Sequence[int]) -> dict[int, str]:
 
 
 def radio_spec(
-    store: Any, track_id: int, *, count: int = DEFAULT_COUNT, name: str | None = None
+    store: Store, track_id: int, *, count: int = DEFAULT_COUNT, name: str | None = None
 ) -> PlaylistSpec:
     """The seed track, then a mix around it (:func:`sonicmap.pipeline.paths.sonic_mix`)."""
     from sonicmap.pipeline.paths import sonic_mix
@@ -165,7 +168,7 @@ def radio_spec(
 
 
 def artist_spec(
-    store: Any, artist_id: int, *, count: int = DEFAULT_COUNT, name: str | None = None
+    store: Store, artist_id: int, *, count: int = DEFAULT_COUNT, name: str | None = None
 ) -> PlaylistSpec:
     """A mix around an artist (:func:`sonicmap.pipeline.paths.sonic_mix` with an artist seed)."""
     from sonicmap.pipeline.paths import sonic_mix
@@ -185,7 +188,7 @@ def artist_spec(
 
 
 def path_spec(
-    store: Any, start: int, end: int, *, count: int = 25, name: str | None = None
+    store: Store, start: int, end: int, *, count: int = 25, name: str | None = None
 ) -> PlaylistSpec:
     """A sonic path from one track to another (:func:`sonicmap.pipeline.paths.sonic_path`)."""
     from sonicmap.pipeline.paths import sonic_path
@@ -222,14 +225,14 @@ class _ServerPlaylists:
         return not (owner and user and owner != user)
 
 
-def _songs(store: Any, info: ServerInfo, track_ids: Sequence[int]) -> tuple[list[str], int]:
+def _songs(store: Store, info: ServerInfo, track_ids: Sequence[int]) -> tuple[list[str], int]:
     mapping = tracks_to_songs(store, info, track_ids)
     songs = list(dict.fromkeys(mapping[t] for t in track_ids if t in mapping))
     return songs, len(track_ids) - sum(1 for t in track_ids if t in mapping)
 
 
 def _record(
-    store: Any, info: ServerInfo, spec: PlaylistSpec, playlist_id: str, when: datetime
+    store: Store, info: ServerInfo, spec: PlaylistSpec, playlist_id: str, when: datetime
 ) -> None:
     with store.session() as ses:
         row = ses.scalar(
@@ -249,7 +252,7 @@ def _record(
 
 
 def _push_one(
-    store: Any,
+    store: Store,
     info: ServerInfo,
     client: Any,
     spec: PlaylistSpec,
@@ -303,7 +306,7 @@ def _summary(server: str, items: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def push(
-    store: Any,
+    store: Store,
     server: ServerInfo | int | str,
     client: Any,
     specs: Sequence[PlaylistSpec],
@@ -322,7 +325,7 @@ def push(
 
 
 def refresh_pushed(
-    store: Any, server: ServerInfo | int | str, client: Any, *, now: datetime | None = None
+    store: Store, server: ServerInfo | int | str, client: Any, *, now: datetime | None = None
 ) -> dict[str, Any]:
     """After a sync: re-send every playlist sonicmap pushed to this server whose song ids no
     longer match (same tracks, new ids); re-create those the server lost (reported)."""
@@ -359,7 +362,7 @@ def refresh_pushed(
     return out
 
 
-def list_pushed(store: Any, server: ServerInfo | int | str | None = None) -> list[dict[str, Any]]:
+def list_pushed(store: Store, server: ServerInfo | int | str | None = None) -> list[dict[str, Any]]:
     """The playlists sonicmap pushed (all servers, or one)."""
     with store.session() as ses:
         q = select(ServerPlaylist, Server.name).join(Server, Server.id == ServerPlaylist.server_id)

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +24,10 @@ from sqlalchemy.orm import Session
 
 from sonicmap.errors import ConflictError, NotFoundError, SonicmapError
 from sonicmap.store.schema import Server, ServerArtist, ServerSong
+
+if TYPE_CHECKING:
+    from sonicmap.store.db import Store
+
 
 #: Server kinds sonicmap can talk to.
 KINDS = ("subsonic", "jellyfin")
@@ -169,7 +173,7 @@ def validate_url(url: str) -> str:
 
 
 def add_server(
-    store: Any,
+    store: Store,
     *,
     name: str,
     kind: str,
@@ -218,19 +222,19 @@ def _row(ses: Session, server: ServerInfo | int | str) -> Server:
     return row
 
 
-def get_server(store: Any, server: ServerInfo | int | str) -> ServerInfo:
+def get_server(store: Store, server: ServerInfo | int | str) -> ServerInfo:
     """The server with this id or name (:class:`NotFoundError` if none)."""
     with store.session() as ses:
         return _info(_row(ses, server))
 
 
-def list_servers(store: Any) -> list[ServerInfo]:
+def list_servers(store: Store) -> list[ServerInfo]:
     """Every configured server, by name."""
     with store.session() as ses:
         return [_info(r) for r in ses.scalars(select(Server).order_by(Server.name))]
 
 
-def remove_server(store: Any, server: ServerInfo | int | str) -> ServerInfo:
+def remove_server(store: Store, server: ServerInfo | int | str) -> ServerInfo:
     """Forget a server and everything stored about it (mappings, pushed-playlist records).
 
     The playlists on the server itself are left alone."""
@@ -242,7 +246,7 @@ def remove_server(store: Any, server: ServerInfo | int | str) -> ServerInfo:
 
 
 def set_options(
-    store: Any, server: ServerInfo | int | str, *, url: str | None = None, **options: Any
+    store: Store, server: ServerInfo | int | str, *, url: str | None = None, **options: Any
 ) -> ServerInfo:
     """Change some per-server options (see :data:`DEFAULT_OPTIONS`) and/or its URL."""
     clean = validate_options(options)
@@ -255,7 +259,7 @@ def set_options(
         return _info(row)
 
 
-def servers_with_option(store: Any, name: str) -> list[ServerInfo]:
+def servers_with_option(store: Store, name: str) -> list[ServerInfo]:
     """Servers whose option ``name`` is true (e.g. ``sync_after_scan``)."""
     return [s for s in list_servers(store) if s.option(name)]
 
@@ -275,7 +279,7 @@ def _chunks(items: list[Any]) -> Iterable[list[Any]]:
 
 
 def _pairs(
-    store: Any, server: ServerInfo | int | str, key: Any, value: Any, ids: list[Any], *extra: Any
+    store: Store, server: ServerInfo | int | str, key: Any, value: Any, ids: list[Any], *extra: Any
 ) -> list[Any]:
     """Rows ``(key, value, *extra)`` of the server's mapping table with ``key`` in ``ids`` and a
     non-null ``value`` (``key`` and ``value`` are columns of one of the mapping tables)."""
@@ -295,7 +299,7 @@ def _pairs(
 
 
 def songs_to_tracks(
-    store: Any, server: ServerInfo | int | str, song_ids: Iterable[str]
+    store: Store, server: ServerInfo | int | str, song_ids: Iterable[str]
 ) -> dict[str, int]:
     """``{server song id: track id}`` for the given ids that matched a track."""
     ids = list(dict.fromkeys(str(s) for s in song_ids))
@@ -303,7 +307,7 @@ def songs_to_tracks(
     return {s: int(t) for s, t in rows}
 
 
-def song_to_track(store: Any, server: ServerInfo | int | str, song_id: str) -> int | None:
+def song_to_track(store: Store, server: ServerInfo | int | str, song_id: str) -> int | None:
     """The track a server song id matched, or None (unknown id, or no match)."""
     return songs_to_tracks(store, server, [song_id]).get(str(song_id))
 
@@ -312,7 +316,7 @@ _METHOD_RANK = {m: i for i, m in enumerate(METHODS)}
 
 
 def tracks_to_songs(
-    store: Any, server: ServerInfo | int | str, track_ids: Iterable[int]
+    store: Store, server: ServerInfo | int | str, track_ids: Iterable[int]
 ) -> dict[int, str]:
     """``{track id: server song id}`` for the given tracks the server has.
 
@@ -330,13 +334,13 @@ def tracks_to_songs(
     return {int(t): k[1] for t, k in best.items()}
 
 
-def track_to_song(store: Any, server: ServerInfo | int | str, track_id: int) -> str | None:
+def track_to_song(store: Store, server: ServerInfo | int | str, track_id: int) -> str | None:
     """The server's song id of a track, or None (the server does not have it)."""
     return tracks_to_songs(store, server, [track_id]).get(int(track_id))
 
 
 def server_artists_to_artists(
-    store: Any, server: ServerInfo | int | str, server_artist_ids: Iterable[str]
+    store: Store, server: ServerInfo | int | str, server_artist_ids: Iterable[str]
 ) -> dict[str, int]:
     """``{server artist id: sonicmap artist id}`` for the given ids that correspond to one."""
     ids = list(dict.fromkeys(str(s) for s in server_artist_ids))
@@ -345,14 +349,14 @@ def server_artists_to_artists(
 
 
 def server_artist_to_artist(
-    store: Any, server: ServerInfo | int | str, server_artist_id: str
+    store: Store, server: ServerInfo | int | str, server_artist_id: str
 ) -> int | None:
     """The sonicmap artist of a server artist id, or None."""
     return server_artists_to_artists(store, server, [server_artist_id]).get(str(server_artist_id))
 
 
 def artists_to_server_artists(
-    store: Any, server: ServerInfo | int | str, artist_ids: Iterable[int]
+    store: Store, server: ServerInfo | int | str, artist_ids: Iterable[int]
 ) -> dict[int, str]:
     """``{artist id: server artist id}``; an artist the server lists under several ids gives
     the smallest id."""
@@ -365,13 +369,13 @@ def artists_to_server_artists(
 
 
 def artist_to_server_artist(
-    store: Any, server: ServerInfo | int | str, artist_id: int
+    store: Store, server: ServerInfo | int | str, artist_id: int
 ) -> str | None:
     """The server's artist id of a sonicmap artist, or None."""
     return artists_to_server_artists(store, server, [artist_id]).get(int(artist_id))
 
 
-def mapping_counts(store: Any, server: ServerInfo | int | str) -> dict[str, Any]:
+def mapping_counts(store: Store, server: ServerInfo | int | str) -> dict[str, Any]:
     """How many server songs are stored, matched, and by which method."""
     from sqlalchemy import func
 

@@ -30,7 +30,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
@@ -49,6 +49,10 @@ from sonicmap.store.schema import (
     ServerSong,
     Track,
 )
+
+if TYPE_CHECKING:
+    from sonicmap.config import AppConfig
+    from sonicmap.store.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +95,7 @@ class SyncReport:
 ProgressFn = Callable[[int], None]
 
 
-def library_roots(store: Any, cfg: Any) -> list[str]:
+def library_roots(store: Store, cfg: AppConfig) -> list[str]:
     """The configured roots and every root a scan recorded (nested ones kept)."""
     roots = {str(r) for r in (cfg.settings.library_roots if cfg is not None else [])}
     with store.session() as ses:
@@ -112,7 +116,7 @@ def _int(v: Any) -> int | None:
     return v if isinstance(v, int) and not isinstance(v, bool) else None
 
 
-def load_local_tracks(store: Any, roots: Sequence[str]) -> list[LocalTrack]:
+def load_local_tracks(store: Store, roots: Sequence[str]) -> list[LocalTrack]:
     """Every track as the matcher needs it (tags from the stored tag read)."""
     out: list[LocalTrack] = []
     roots = sorted(roots, key=len, reverse=True)
@@ -152,8 +156,8 @@ def load_local_tracks(store: Any, roots: Sequence[str]) -> list[LocalTrack]:
 
 
 def sync_server(
-    store: Any,
-    cfg: Any,
+    store: Store,
+    cfg: AppConfig,
     server: ServerInfo | int | str,
     client: Any,
     *,
@@ -272,7 +276,9 @@ def _write_page(
     _upsert(ses, ServerArtist, ServerArtist.server_artist_id, server_id, arows)
 
 
-def _upsert(ses: Any, model: Any, key_col: Any, server_id: int, rows: dict[str, dict]) -> None:
+def _upsert(
+    ses: Any, model: Any, key_col: Any, server_id: int, rows: dict[str, dict[str, Any]]
+) -> None:
     if not rows:
         return
     existing = set(
@@ -368,7 +374,7 @@ def _map_artists(ses: Any, sid: int, report: SyncReport) -> None:
     smaller id); one with no matched song → the sonicmap artist of the same normalised name,
     when exactly one has it."""
     votes: dict[str, Counter[int]] = defaultdict(Counter)
-    for sa, aid, n in ses.execute(
+    for sa, voted, n in ses.execute(
         select(ServerSong.server_artist_id, Track.artist_id, func.count())
         .join(Track, Track.id == ServerSong.track_id)
         .where(
@@ -378,10 +384,10 @@ def _map_artists(ses: Any, sid: int, report: SyncReport) -> None:
         )
         .group_by(ServerSong.server_artist_id, Track.artist_id)
     ):
-        votes[sa][int(aid)] += int(n)
+        votes[sa][int(voted)] += int(n)
     by_name: dict[str, list[int]] = defaultdict(list)
-    for aid, name in ses.execute(select(Artist.id, Artist.name)):
-        by_name[normalise_name(name)].append(int(aid))
+    for artist_id, name in ses.execute(select(Artist.id, Artist.name)):
+        by_name[normalise_name(name)].append(int(artist_id))
     updates = []
     for sa, name in ses.execute(
         select(ServerArtist.server_artist_id, ServerArtist.name).where(

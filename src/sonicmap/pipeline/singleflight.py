@@ -33,7 +33,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -42,6 +42,8 @@ from sonicmap.store.db import Store
 from sonicmap.store.schema import KeyValue
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 KEY = "single_flight:train_gmm"
 IDLE: dict[str, Any] = {"state": "idle", "task_id": None}
@@ -85,7 +87,7 @@ class TrainingFlight:
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _transact(self, fn: Any) -> Any:
+    def _transact(self, fn: Callable[[dict[str, Any]], tuple[dict[str, Any] | None, T]]) -> T:
         """Run ``fn(session, value) -> (new_value | None, result)`` with the row locked."""
         for attempt in range(5):
             try:
@@ -149,7 +151,7 @@ class TrainingFlight:
         t = now or datetime.now(UTC)
         lost = self._lost_queued(t, is_known)
 
-        def fn(v: dict[str, Any]) -> tuple[Any, Any]:
+        def fn(v: dict[str, Any]) -> tuple[dict[str, Any] | None, tuple[bool, str]]:
             if lost is not None and v.get("state") == "queued" and v.get("task_id") == lost:
                 log.warning(
                     "queued training task_id=%s is unknown to the broker; released, "
@@ -186,7 +188,7 @@ class TrainingFlight:
         """A training task ``task_id`` is about to train; may it?"""
         t = now or datetime.now(UTC)
 
-        def fn(v: dict[str, Any]) -> tuple[Any, Any]:
+        def fn(v: dict[str, Any]) -> tuple[dict[str, Any] | None, StartOutcome]:
             if v.get("last_finished") == task_id:
                 return None, StartOutcome("done", task_id)
             if v.get("state") == "running" and self._live(v, t):
@@ -208,7 +210,7 @@ class TrainingFlight:
         """Refresh the lock; False when ``task_id`` no longer holds it."""
         t = now or datetime.now(UTC)
 
-        def fn(v: dict[str, Any]) -> tuple[Any, Any]:
+        def fn(v: dict[str, Any]) -> tuple[dict[str, Any] | None, bool]:
             if v.get("state") != "running" or v.get("task_id") != task_id:
                 return None, False
             return {**v, "heartbeat_at": _iso(t)}, True
@@ -219,7 +221,7 @@ class TrainingFlight:
         """``task_id`` ended (success or permanent failure): the flight is idle again."""
         t = now or datetime.now(UTC)
 
-        def fn(v: dict[str, Any]) -> tuple[Any, Any]:
+        def fn(v: dict[str, Any]) -> tuple[dict[str, Any] | None, None]:
             if v.get("task_id") != task_id:
                 return None, None
             return {
@@ -235,7 +237,7 @@ class TrainingFlight:
         """``task_id`` will be retried: it stays the flight's queued training."""
         t = now or datetime.now(UTC)
 
-        def fn(v: dict[str, Any]) -> tuple[Any, Any]:
+        def fn(v: dict[str, Any]) -> tuple[dict[str, Any] | None, None]:
             if v.get("task_id") not in (None, task_id):
                 return None, None
             return {
@@ -250,7 +252,7 @@ class TrainingFlight:
     def release(self, task_id: str) -> None:
         """Forget a queued ``task_id`` that was never enqueued (the broker refused it)."""
 
-        def fn(v: dict[str, Any]) -> tuple[Any, Any]:
+        def fn(v: dict[str, Any]) -> tuple[dict[str, Any] | None, None]:
             if v.get("task_id") != task_id or v.get("state") != "queued":
                 return None, None
             return {"state": "idle", "task_id": None, "last_finished": v.get("last_finished")}, None

@@ -18,16 +18,12 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from sonicmap.store.dialect import SQLITE_BEGIN_IMMEDIATE, is_sqlite
+
 if TYPE_CHECKING:
     from sonicmap.store.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
-
-
-# Execution option: a SQLite transaction begun with it takes the write lock at once (BEGIN
-# IMMEDIATE) instead of on its first write, so two such transactions queue (busy timeout) rather
-# than one failing with "database is locked" when both read first and then write.
-SQLITE_BEGIN_IMMEDIATE = "sonicmap_sqlite_begin_immediate"
 
 
 def normalise_url(url: str) -> str:
@@ -36,11 +32,6 @@ def normalise_url(url: str) -> str:
     if u.drivername in ("postgresql", "postgres"):
         u = u.set(drivername="postgresql+psycopg")
     return u.render_as_string(hide_password=False)
-
-
-def is_sqlite(engine_or_url: Engine | str) -> bool:
-    url = engine_or_url.url if isinstance(engine_or_url, Engine) else make_url(engine_or_url)
-    return url.get_backend_name() == "sqlite"
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:

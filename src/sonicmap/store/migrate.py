@@ -17,7 +17,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, func, select
 
 from sonicmap.errors import SchemaVersionError
-from sonicmap.store.db import SQLITE_BEGIN_IMMEDIATE, is_sqlite
+from sonicmap.store.dialect import SQLITE_BEGIN_IMMEDIATE, is_sqlite
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 

@@ -79,7 +79,8 @@ def get_or_create_artist(
     session: Session, *, key: str, name: str, mbid: str | None = None
 ) -> Artist:
     """The artist with identity ``key`` (``mbid:<id>`` or ``name:<normalised name>``)."""
-    return _get_or_create(session, Artist, key, {"name": name, "mbid": mbid})
+    row: Artist = _get_or_create(session, Artist, key, {"name": name, "mbid": mbid})
+    return row
 
 
 def get_or_create_album(
@@ -91,9 +92,10 @@ def get_or_create_album(
     mbid: str | None = None,
 ) -> Album:
     """The album with identity ``key`` (album artist key + normalised title, or MB release id)."""
-    return _get_or_create(
+    row: Album = _get_or_create(
         session, Album, key, {"title": title, "album_artist": album_artist, "mbid": mbid}
     )
+    return row
 
 
 def put_embeddings(

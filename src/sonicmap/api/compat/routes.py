@@ -9,7 +9,7 @@ Query parameters are read the way AudioMuse-AI reads them (a non-integer ``n`` f
 default instead of failing); every failure is JSON ``{"error": "..."}`` with a 4xx/5xx status —
 never HTML, never sonicmap's own ``/api/v1`` error object — since the plugins only look for a
 string ``error``. Any other ``/api/...`` path outside ``/api/v1`` answers 404 the same way
-(:func:`plugin_http_error`, called by the API's error handler).
+(:func:`sonicmap.api.compat.replies.plugin_http_error`, called by the API's error handler).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from sonicmap.api.compat import answers
 from sonicmap.api.compat.access import CompatAccess, CompatAccessError
 from sonicmap.api.compat.common import CompatError
 from sonicmap.api.compat.ids import NoServer, ServerIds, choose_server, fold
+from sonicmap.api.compat.replies import error as _error
 from sonicmap.api.compat.snapshot import SnapshotHolder
 from sonicmap.api.errors import translate
 from sonicmap.store import schema as db
@@ -42,10 +43,6 @@ router = APIRouter(include_in_schema=False)
 
 MAX_BODY = 64 * 1024
 """Largest ``POST /api/alchemy`` body read (a few hundred seeds)."""
-
-
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 def _int(request: Request, name: str, default: int) -> int:
@@ -275,20 +272,6 @@ def _seconds(now: datetime, started: datetime | None) -> float:
     if started.tzinfo is None:
         started = started.replace(tzinfo=UTC)
     return round(max(0.0, (now - started).total_seconds()), 1)
-
-
-def is_plugin_path(path: str) -> bool:
-    """``/api/...`` outside sonicmap's own ``/api/v1``: errors there use the plugins' shape."""
-    return path.startswith("/api/") and not (path == "/api/v1" or path.startswith("/api/v1/"))
-
-
-def plugin_http_error(request: Request, status: int) -> JSONResponse:
-    """The plugins' JSON error for an unknown ``/api/...`` path (404) or method (405)."""
-    if status == 405:
-        return _error(405, f"method {request.method} is not allowed on {request.url.path}")
-    if status == 404:
-        return _error(404, f"sonicmap does not implement {request.url.path}")
-    return _error(status, "request failed")
 
 
 class MergeSlashes:

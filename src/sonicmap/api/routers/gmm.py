@@ -72,12 +72,8 @@ def _resolve_model(session: SessionDep, model_id: int | None) -> db.GmmModel | N
 
 def _clustering() -> Any:
     """The GMM pipeline module (model activation and deletion live there)."""
-    try:
-        from sonicmap.pipeline import clustering
-    except ImportError as exc:  # pragma: no cover - only before the GMM code lands
-        raise ApiError(
-            503, "not_available", f"GMM model management is not available ({exc})"
-        ) from None
+    from sonicmap.pipeline import clustering
+
     return clustering
 
 

@@ -91,7 +91,8 @@ def stack(blobs: Sequence[bytes]) -> np.ndarray:
 
 def row_norms(vecs: np.ndarray) -> np.ndarray:
     """Euclidean norm of each row [shape=(n,), float32] (einsum: one thread, no BLAS pool)."""
-    return np.sqrt(np.einsum("ij,ij->i", vecs, vecs, dtype=np.float32))
+    norms: np.ndarray = np.sqrt(np.einsum("ij,ij->i", vecs, vecs, dtype=np.float32))
+    return norms
 
 
 def check_kind(kind: str) -> KindInfo:
@@ -141,7 +142,7 @@ def cosine_distances(query: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     qn = float(np.sqrt(q @ q))
     vn = np.sqrt(np.einsum("ij,ij->i", v, v))
     with np.errstate(divide="ignore", invalid="ignore"):
-        d = np.round(1.0 - np.einsum("ij,j->i", v, q) / (vn * qn), 12)
+        d: np.ndarray = np.round(1.0 - np.einsum("ij,j->i", v, q) / (vn * qn), 12)
     d[vn == 0] = np.nan
     return d
 

@@ -90,7 +90,7 @@ class SqliteVecIndex(VectorIndex):
     def _needs_fill(self, conn: Connection, kind: str, *, quiet: bool = False) -> bool:
         info = KINDS[kind]
         expected = {info.index: self._table_sql(info), **self._trigger_sql(info)}
-        found = dict(
+        found: dict[str, str] = dict(
             conn.execute(
                 text(
                     "SELECT name, sql FROM sqlite_master WHERE type IN ('table', 'trigger') "
