@@ -100,6 +100,11 @@ class ArtistGmm:
     warm_started_ : bool  (the previous model's solution was the best initialisation)
     """
 
+    # fitted attributes set by fit() (declared for the type checker; absent until then)
+    n_features_in_: int
+    n_reduced_: int
+    bic_: float
+
     def __init__(
         self,
         *,
@@ -377,7 +382,8 @@ class ArtistGmm:
         Yw = Y @ w
         Yw -= Yw.mean(axis=0)
         vt1 = _principal_axes(Yw)
-        return (vt1[:p] @ w @ v0).astype(np.float32)
+        out: np.ndarray = (vt1[:p] @ w @ v0).astype(np.float32)
+        return out
 
     def _fit_one(
         self,
@@ -474,7 +480,8 @@ class ArtistGmm:
             self._log_det = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
 
     def _standardise(self, X: np.ndarray) -> np.ndarray:
-        return (np.asarray(X, np.float32) - self.scaler_mean_) / self.scaler_scale_
+        out: np.ndarray = (np.asarray(X, np.float32) - self.scaler_mean_) / self.scaler_scale_
+        return out
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Vectors → the model's space. ``X`` (n, d) → ``Z`` [shape=(n, p), float32]."""
@@ -488,7 +495,8 @@ class ArtistGmm:
         m = self.means_.astype(np.float64)
         if self.pca_components_ is not None:
             m = m @ self.pca_components_.astype(np.float64)
-        return m * self.scaler_scale_ + self.scaler_mean_
+        out: np.ndarray = m * self.scaler_scale_ + self.scaler_mean_
+        return out
 
     def _weighted_log_prob(self, Z: np.ndarray) -> np.ndarray:
         """(n, p) → log(w_j) + log N(z | j), [shape=(n, k), float64]."""
@@ -503,7 +511,8 @@ class ArtistGmm:
             for j in range(len(mu)):
                 y = (Z - mu[j]) @ self._prec_chol[j]
                 maha[:, j] = np.sum(y * y, axis=1)
-        return -0.5 * (p * _LOG_2PI + maha) + self._log_det + self._log_weights
+        out: np.ndarray = -0.5 * (p * _LOG_2PI + maha) + self._log_det + self._log_weights
+        return out
 
     def _chunks(self, X: np.ndarray) -> Iterator[np.ndarray]:
         X = _as_matrix(X, self.n_features_in_)
@@ -578,7 +587,8 @@ def _neighbour_covariance(Y: np.ndarray, *, chunk: int = 512) -> np.ndarray:
         d2[np.arange(len(d2)), np.arange(s, s + len(d2))] = np.inf
         nn[s : s + chunk] = np.argmin(d2, axis=1)
     diff = Y - Y[nn]
-    return diff.T @ diff / (2.0 * len(Y))
+    out: np.ndarray = diff.T @ diff / (2.0 * len(Y))
+    return out
 
 
 def _as_matrix(X: Any, d: int | None = None) -> np.ndarray:
@@ -589,7 +599,8 @@ def _as_matrix(X: Any, d: int | None = None) -> np.ndarray:
         raise ValueError(f"expected vectors of dimension {d}, got {X.shape[1]}")
     if X.size and not np.isfinite(X).all():
         raise ValueError("artist vectors contain NaN or infinity; expected finite values")
-    return X
+    out: np.ndarray = X
+    return out
 
 
 def _count_distinct(X: np.ndarray) -> int:

@@ -105,7 +105,8 @@ def _perplexity_weights(dist: np.ndarray, perplexity: float) -> np.ndarray:
         hi = np.where(wide, hi, beta)
         beta = np.where(np.isinf(hi), beta * 2.0, (lo + hi) / 2.0)
     P = np.exp(-d2 * beta[:, None])
-    return P / P.sum(axis=1, keepdims=True)
+    out: np.ndarray = P / P.sum(axis=1, keepdims=True)
+    return out
 
 
 def _pca2(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -115,7 +116,8 @@ def _pca2(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     Y = Xc @ vt[:2].T
     if Y.shape[1] < 2:
         Y = np.column_stack([Y, np.zeros((len(Y), 2 - Y.shape[1]))])
-    return Y
+    out: np.ndarray = Y
+    return out
 
 
 def _scale(Y: np.ndarray) -> np.ndarray:
@@ -125,12 +127,15 @@ def _scale(Y: np.ndarray) -> np.ndarray:
     return (Y * (SPAN / half) if half > 0 else Y).astype(np.float32)
 
 
-def _corners(Y: np.ndarray, lo: np.ndarray, h: float, g: int):
+def _corners(
+    Y: np.ndarray, lo: np.ndarray, h: float, g: int
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Cloud-in-cell weights: the 4 grid nodes around each point and their bilinear weights."""
     U = (Y - lo) / h
     i0 = np.clip(np.floor(U).astype(np.int64), 0, g - 2)
     f = U - i0
-    cells, weights = [], []
+    cells: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
     for dx in (0, 1):
         for dy in (0, 1):
             cells.append((i0[:, 0] + dx) * g + (i0[:, 1] + dy))
@@ -150,11 +155,15 @@ def _repulsion(Y: np.ndarray, *, max_grid: int) -> tuple[np.ndarray, float]:
     cells, weights = _corners(Y, lo, h, g)
 
     def deposit(q: np.ndarray) -> np.ndarray:
-        return sum(np.bincount(c, w * q, g * g) for c, w in zip(cells, weights, strict=True))
+        total: np.ndarray = sum(  # type: ignore[assignment]  # (never empty: 4 corners)
+            np.bincount(c, w * q, g * g) for c, w in zip(cells, weights, strict=True)
+        )
+        return total
 
     def gather(field: np.ndarray) -> np.ndarray:
         flat = field.ravel()
-        return sum(flat[c] * w for c, w in zip(cells, weights, strict=True))
+        total: np.ndarray = sum(flat[c] * w for c, w in zip(cells, weights, strict=True))
+        return total
 
     offsets = np.arange(-g + 1, g) * h
     r2 = offsets[:, None] ** 2 + offsets[None, :] ** 2
@@ -220,10 +229,17 @@ def map_layout(
         return _scale(np.column_stack([np.arange(n, dtype=np.float64), np.zeros(n)]))
     if n > MAX_EXACT:
         sample = np.sort(rng.choice(n, MAX_EXACT, replace=False))
-        kw = {"perplexity": perplexity, "n_iter": n_iter, "early_iter": early_iter}
-        Ys = map_layout(X[sample], exaggeration=exaggeration, max_grid=max_grid, seed=seed, **kw)
+        Ys = map_layout(
+            X[sample],
+            perplexity=perplexity,
+            n_iter=n_iter,
+            early_iter=early_iter,
+            exaggeration=exaggeration,
+            max_grid=max_grid,
+            seed=seed,
+        )
         rest = np.setdiff1d(np.arange(n), sample)
-        Y = np.empty((n, 2), np.float32)
+        Y: np.ndarray = np.empty((n, 2), np.float32)
         Y[sample] = Ys
         Y[rest] = place_points(X[rest], X[sample], Ys)
         return Y
@@ -278,4 +294,5 @@ def place_points(X: np.ndarray, ref: np.ndarray, ref_xy: np.ndarray, *, k: int =
     idx, dist = knn(X, k, ref=ref)
     w = 1.0 / (dist.astype(np.float64) + 1e-6)
     w /= w.sum(axis=1, keepdims=True)
-    return np.einsum("nk,nkc->nc", w, np.asarray(ref_xy, np.float64)[idx]).astype(np.float32)
+    out: np.ndarray = np.einsum("nk,nkc->nc", w, np.asarray(ref_xy, np.float64)[idx])
+    return out.astype(np.float32)

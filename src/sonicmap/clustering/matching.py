@@ -67,7 +67,8 @@ def match_clusters(
         prev_unique = np.unique(prev_ids)
         col = {int(c): i for i, c in enumerate(prev_unique)}
         counts = np.zeros((n_new, len(prev_unique)))
-        np.add.at(counts, (np.asarray(new_labels, int), [col[int(c)] for c in prev_ids]), 1)
+        cols = np.array([col[int(c)] for c in prev_ids], dtype=np.intp)
+        np.add.at(counts, (np.asarray(new_labels, int), cols), 1)
         union = counts.sum(axis=1)[:, None] + counts.sum(axis=0)[None, :] - counts
         jac = np.divide(counts, union, out=np.zeros_like(counts), where=union > 0)
         rows, cols = linear_sum_assignment(-jac)

@@ -41,7 +41,7 @@ def model_to_arrays(model: ArtistGmm) -> dict[str, np.ndarray]:
     """The fitted parameters of ``model`` as named arrays (see the module table)."""
     if not hasattr(model, "weights_"):
         raise ValueError("model is not fitted; call fit() first")
-    out = {
+    out: dict[str, np.ndarray] = {
         "scaler_mean": np.asarray(model.scaler_mean_, np.float32),
         "scaler_scale": np.asarray(model.scaler_scale_, np.float32),
         "weights": np.asarray(model.weights_, np.float64),

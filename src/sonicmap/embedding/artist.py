@@ -48,4 +48,5 @@ def aggregate_artist(vectors: np.ndarray, durations: np.ndarray | None = None) -
     norm = float(np.linalg.norm(mean))
     if norm > 0:
         mean /= norm
-    return mean.astype(np.float32)
+    out: np.ndarray = mean.astype(np.float32)
+    return out

@@ -169,7 +169,7 @@ def genre_matrix(genres: Sequence[Sequence[str] | str | None]) -> np.ndarray:
     try:  # fast path: every entry a list/tuple of strings; one row per distinct combination
         if str in set(map(type, genres)):
             raise TypeError("plain string")
-        keys = list(map(tuple, genres))
+        keys = [tuple(g) for g in genres]  # type: ignore[arg-type]  # None raises TypeError
         combos = dict.fromkeys(keys)
     except TypeError:  # None, a plain string, or something odd somewhere
         keys = [_combo_key(g) for g in genres]

@@ -90,7 +90,7 @@ def _mode_column(col: Sequence[Any]) -> np.ndarray:
         )
     except TypeError:  # an unhashable value
         out = np.full(len(col), np.nan)
-    for i in np.flatnonzero(np.isnan(out)):  # tolerant path: "Minor", " major ", missing
+    for i in np.flatnonzero(np.isnan(out)).tolist():  # tolerant path: "Minor", " major ", missing
         m = col[i]
         v = _MODE_VALUE.get(m.strip().lower()) if isinstance(m, str) else None
         out[i] = np.nan if v is None else v
@@ -323,7 +323,7 @@ def _encode_block(
         key = S[_COL["key_index"]]
         bad = ~((key >= 0) & (key < 12) & (key == np.round(key)))
         if bad.any():
-            names = [features[i].get("key") for i in np.flatnonzero(bad)]
+            names = [features[i].get("key") for i in np.flatnonzero(bad).tolist()]
             key[bad] = [key_index_of(k) for k in names]
         # 12 keys x 3 mode readings: a table lookup (see _KEY_TABLE)
         known = np.isfinite(key)
