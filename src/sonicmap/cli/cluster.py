@@ -36,7 +36,7 @@ def _model_item(m: dict[str, Any]) -> dict[str, Any]:
 
 def _refresh_playlists() -> dict[str, Any] | None:
     """After an activation: refresh the cluster playlists of the servers that ask for it."""
-    from sonicmap.worker.hooks import refresh_playlists_after_activation
+    from sonicmap.worker.followups import refresh_playlists_after_activation
 
     return refresh_playlists_after_activation(get_store())
 

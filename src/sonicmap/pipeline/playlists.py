@@ -386,7 +386,7 @@ def list_pushed(store: Store, server: ServerInfo | int | str | None = None) -> l
 
 
 def build_specs(
-    store: Any,
+    store: Store,
     *,
     cluster: int | None = None,
     all_clusters: bool = False,
@@ -416,7 +416,7 @@ def build_specs(
 
 
 def push_request(
-    store: Any,
+    store: Store,
     server: ServerInfo | int | str,
     client_factory: Any,
     *,
@@ -430,7 +430,7 @@ def push_request(
 
 
 def refresh_after_activation(
-    store: Any, client_factory: Any, *, now: datetime | None = None
+    store: Store, client_factory: Any, *, now: datetime | None = None
 ) -> dict[str, Any]:
     """After a model is activated, on each server whose ``refresh_playlists_on_activate`` option
     is on and that holds cluster playlists from sonicmap: push every cluster of the new model
@@ -462,7 +462,7 @@ def refresh_after_activation(
 
 
 def _delete_stale(
-    store: Any, info: ServerInfo, client: Any, stale: list[dict[str, Any]]
+    store: Store, info: ServerInfo, client: Any, stale: list[dict[str, Any]]
 ) -> list[str]:
     listing = _ServerPlaylists(client)
     gone = []

@@ -415,8 +415,8 @@ ClientFactory = Callable[[ServerInfo], Any]
 
 
 def sync_servers(
-    store: Any,
-    cfg: Any,
+    store: Store,
+    cfg: AppConfig,
     client_factory: ClientFactory,
     *,
     name: str | None = None,

@@ -18,6 +18,10 @@ from typing import Any
 from sonicmap.config import AppConfig
 from sonicmap.pipeline.autoqueue import embedded_after_scan
 from sonicmap.pipeline.scan import ScanHook
+from sonicmap.worker.followups import (
+    refresh_playlists_after_activation,
+    sync_servers_after_scan,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,42 +50,3 @@ def embedded_with_servers(cfg: AppConfig) -> ScanHook:
         return {**out, "servers": servers} if servers is not None else out
 
     return after_scan
-
-
-def _status(result: Any) -> str | None:
-    return result.get("status") if isinstance(result, dict) else getattr(result, "status", None)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def sync_servers_after_scan(store: Any, cfg: AppConfig, result: Any) -> dict[str, Any] | None:
-    """After a completed scan, sync (in this process) the servers whose ``sync_after_scan``
-    option is on. Never raises; None when there was nothing to do."""
-    if _status(result) not in (None, "completed"):
-        return None
-    try:
-        from sonicmap.pipeline.serversync import sync_servers
-        from sonicmap.remote import make_client
-
-        out = sync_servers(store, cfg, make_client, after_scan=True)
-    except Exception as exc:  # noqa: BLE001 - the scan itself succeeded
-        log.exception("server sync after scan failed")
-        return {"status": "failed", "error": _one_line(exc)}
-    return out if out["servers"] else None
-
-
-def refresh_playlists_after_activation(store: Any) -> dict[str, Any] | None:
-    """A model was just activated: re-push the cluster playlists of the servers whose
-    ``refresh_playlists_on_activate`` option is on (off by default). Never raises: a failure is
-    logged and returned; None when there was nothing to do."""
-    try:
-        from sonicmap.pipeline.playlists import refresh_after_activation
-        from sonicmap.remote import make_client
-
-        out = refresh_after_activation(store, make_client)
-    except Exception as exc:  # noqa: BLE001 - the activation itself succeeded
-        log.exception("playlist refresh after activation failed")
-        return {"status": "failed", "error": _one_line(exc)}
-    return out if out["servers"] else None

@@ -354,7 +354,7 @@ def train_gmm(
         )
         out = res.task_result(reason)
         if out.get("status") == "completed":
-            from sonicmap.worker.hooks import refresh_playlists_after_activation
+            from sonicmap.worker.followups import refresh_playlists_after_activation
 
             refreshed = refresh_playlists_after_activation(store)
             if refreshed is not None:
