@@ -354,11 +354,12 @@ class _Accumulator:
         onset = self.onset_envelope()
         env = np.concatenate(self.env) if self.env else np.zeros(0, np.float32)
         bass = np.concatenate(self.onset_bass).astype(np.float64) if self.onset_bass else None
-        bpm, conf, pulse = rhythm.estimate_tempo(onset, FPS, low_onset=bass)
+        rate = rhythm.onset_rate(onset, FPS)
+        bpm, conf, pulse = rhythm.estimate_tempo(onset, FPS, low_onset=bass, rate=rate)
         f["bpm"] = round(bpm, 2)
         f["bpm_confidence"] = round(conf, 4)
         f["pulse_strength"] = round(pulse, 4)
-        f["onset_rate"] = round(rhythm.onset_rate(onset, FPS), 4)
+        f["onset_rate"] = round(rate, 4)
         dfa = rhythm.dfa_danceability(env, FPS)
         f["dfa_danceability"] = round(dfa, 4)
         f["danceability"] = round(danceability_score(dfa), 4) if dfa > 0 else 0.0

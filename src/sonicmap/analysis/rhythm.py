@@ -347,6 +347,7 @@ def estimate_tempo(
     prior_sigma_oct: float = 1.0,
     window_s: float = 8.0,
     octave: bool = True,
+    rate: float | None = None,
 ) -> tuple[float, float, float]:
     """Tempo of an onset envelope (see the module docstring for the method).
 
@@ -360,6 +361,8 @@ def estimate_tempo(
         tempo prior
     octave : apply the octave decision (``octave_candidates``, ``OCTAVE_WEIGHTS``) to the
         salience-based estimate
+    rate : ``onset_rate(onset, fps)`` when the caller has it already (the octave decision uses
+        it; computed here otherwise)
 
     Returns
     -------
@@ -373,7 +376,7 @@ def estimate_tempo(
         return 0.0, 0.0, 0.0
     period = ev.period
     if octave:
-        cands, feats = _candidates(ev, onset, fps, bpm_min, bpm_max)
+        cands, feats = _candidates(ev, onset, fps, bpm_min, bpm_max, rate)
         period = 60.0 * fps / float(cands[int(np.argmax(feats @ OCTAVE_WEIGHTS))])
     strength = float(np.clip(np.interp(period, np.arange(ev.acf.size), ev.acf), 0.0, 1.0))
     return float(60.0 * fps / period), strength, strength
@@ -393,13 +396,18 @@ def tempo_octave_candidates(
 
 
 def _candidates(
-    ev: _Evidence, onset: np.ndarray, fps: float, bpm_min: float, bpm_max: float
+    ev: _Evidence,
+    onset: np.ndarray,
+    fps: float,
+    bpm_min: float,
+    bpm_max: float,
+    rate: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     return octave_candidates(
         60.0 * fps / ev.period,
         ev.grid_bpm,
         ev.periodicity,
-        onset_rate(onset, fps),
+        onset_rate(onset, fps) if rate is None else rate,
         bpm_min,
         bpm_max,
     )

@@ -46,3 +46,9 @@ def test_no_periodic_content_gives_no_candidates():
     cands, feats = rhythm.tempo_octave_candidates(np.zeros(int(30 * FPS)), FPS)
     assert cands.size == 0 and feats.shape == (0, rhythm.N_OCTAVE_FEATURES)
     assert rhythm.estimate_tempo(np.zeros(int(30 * FPS)), FPS) == (0.0, 0.0, 0.0)
+
+
+def test_a_given_onset_rate_gives_the_same_tempo():
+    o = pulses(170.0, [1.0, 0.35, 0.8, 0.35])
+    rate = rhythm.onset_rate(o, FPS)
+    assert rhythm.estimate_tempo(o, FPS, rate=rate) == rhythm.estimate_tempo(o, FPS)
