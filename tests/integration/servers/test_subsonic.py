@@ -239,6 +239,15 @@ def test_missing_secret_is_named_not_shown(cli_env: dict, supysonic: Any, tmp_pa
         "--password-file", str(secret), "--json",
     )  # fmt: skip
     assert res.exit_code == 0, res.output
+    res = cli(
+        "servers", "add", "y", "--kind", "subsonic", "--url", supysonic.url, "--user", "alice",
+        "--password-env", "SUP_PASSWORD", "--store-secret",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    os.environ.pop("SUP_PASSWORD")  # the stored value is used from now on
+    assert cli("servers", "test", "y").exit_code == 0
     res = cli("servers", "list", "--json")
     assert "correct horse" not in res.stdout
-    assert json.loads(res.stdout)[0]["secret"]["ref"] == str(secret)
+    listed = {s["name"]: s["secret"] for s in json.loads(res.stdout)}
+    assert listed["x"]["ref"] == str(secret)
+    assert listed["y"] == {"type": "password", "source": "stored", "ref": None}
