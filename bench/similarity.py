@@ -115,8 +115,14 @@ def _limit_threads() -> None:
 
 
 def _run_one(method: str, path: str) -> Any:
+    """The method's descriptors of one file; ``{"error": message}`` when it refuses the file."""
     _limit_threads()
-    return EXTRACTORS[method](path)
+    try:
+        return EXTRACTORS[method](path)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - bliss panics (a BaseException) on some files
+        return {"error": f"{type(exc).__name__}: {exc}"[:300]}
 
 
 def descriptors(
@@ -273,13 +279,31 @@ def _manifest_hash() -> str:
 
 def run(cache: Path, split: str, jobs: int, methods: Sequence[str]) -> dict[str, Any]:
     tracks = [t for t in realmusic.ensure(cache) if t.split == split or split == "all"]
+    got: dict[str, list[Any] | None] = {}
+    for m in ("sonicmap", "bliss", "librosa"):
+        if m in methods:
+            got[m] = descriptors(cache, m, tracks, jobs)
+    # every method is evaluated on the same files: a file one method refused is left out
+    keep = [
+        i
+        for i in range(len(tracks))
+        if not any(isinstance(d[i], dict) and "error" in d[i] for d in got.values() if d)
+    ]
+    notes: list[str] = [
+        f"left out ({m} refused the file): {tracks[i].key} — {d[i]['error']}"
+        for m, d in got.items()
+        if d
+        for i in range(len(tracks))
+        if isinstance(d[i], dict) and "error" in d[i]
+    ]
+    tracks = [tracks[i] for i in keep]
+    got = {m: (None if d is None else [d[i] for i in keep]) for m, d in got.items()}
     artists = [t.artist for t in tracks]
     albums = [t.album for t in tracks]
     durations = [t.duration_s for t in tracks]
     rows: dict[str, dict] = {}
-    notes: list[str] = []
     if "sonicmap" in methods:
-        desc = descriptors(cache, "sonicmap", tracks, jobs)
+        desc = got["sonicmap"]
         assert desc is not None
         rows["sonicmap (audio only)"] = cosine_method(
             sonicmap_vectors(desc, tags=False), artists, albums, durations
@@ -288,7 +312,7 @@ def run(cache: Path, split: str, jobs: int, methods: Sequence[str]) -> dict[str,
             sonicmap_vectors(desc, tags=True), artists, albums, durations
         )
     if "bliss" in methods:
-        X = descriptors(cache, "bliss", tracks, jobs)
+        X = got["bliss"]
         record = json.loads(BLISS_RECORD.read_text()) if BLISS_RECORD.exists() else {}
         key = f"{_manifest_hash()}:{split}"
         if X is not None:
@@ -299,7 +323,7 @@ def run(cache: Path, split: str, jobs: int, methods: Sequence[str]) -> dict[str,
             rows["bliss-audio (recorded)"] = record[key]
             notes.append("bliss-audio could not run: its figures recorded on the same files")
     if "librosa" in methods:
-        X = descriptors(cache, "librosa", tracks, jobs)
+        X = got["librosa"]
         if X is not None:
             rows["librosa MFCC mean/std"] = euclid_method(np.asarray(X), artists, albums)
     rows["random"] = random_method(artists, albums)

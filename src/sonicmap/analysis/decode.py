@@ -313,7 +313,9 @@ def _open(path: str | Path) -> av.container.InputContainer:
     p = Path(path)
     _check_file(p)
     try:
-        return av.open(str(p), mode="r")
+        # tags are not read here (sonicmap.library.tags does): a tag that is not UTF-8 (Latin-1
+        # Vorbis comments in older rips) must not make the audio undecodable
+        return av.open(str(p), mode="r", metadata_errors="replace")
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise DecodeError(f"{p}: not a decodable audio file ({reason})") from None

@@ -31,14 +31,16 @@ weights: stored vectors of another version are then recomputed from the stored d
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sonicmap.errors import SonicmapError
 
-LAYOUT_VERSION: int = 1
+LAYOUT_VERSION: int = 2
 """Version of the layout; stored with every track and artist vector."""
 
 DIM: int = 64
@@ -48,7 +50,7 @@ BLOCKS: tuple[str, ...] = (
     "tempo_rhythm",
     "key_tonality",
     "core",
-    "moods",
+    "timbre",
     "scores",
     "genre",
 )
@@ -57,23 +59,41 @@ BLOCKS: tuple[str, ...] = (
 BLOCK_TITLES: dict[str, str] = {
     "tempo_rhythm": "Tempo & rhythm",
     "key_tonality": "Key & tonality",
-    "core": "Core features (loudness, spectrum, timbre)",
-    "moods": "Moods",
+    "core": "Core features (loudness, spectrum)",
+    "timbre": "Timbre (MFCC Gaussian, spectral valleys)",
     "scores": "Derived MIR scores",
     "genre": "Genre",
 }
 
 DEFAULT_WEIGHTS: dict[str, float] = {
     "tempo_rhythm": 1.0,
-    "key_tonality": 0.8,
-    "core": 1.5,
-    # moods and scores are formulas over descriptors already in the vector (and the noisiest
-    # dimensions between tracks of one artist): a small weight keeps them from counting twice
-    "moods": 0.3,
-    "scores": 0.3,
+    "key_tonality": 1.0,
+    "core": 1.0,
+    "timbre": 1.0,
+    "scores": 1.0,
     "genre": 1.0,
 }
-"""Default per-block weights (the block's share of the vector norm before L2 normalisation)."""
+"""Default per-block weights (the block's share of the vector norm before L2 normalisation).
+
+All 1: the balance between the audio dimensions is set by their per-dimension weights, chosen on
+real recordings (:data:`TUNING`); the genre block keeps weight 1 (genre tags are absent from the
+tuning set, and a track without genre encodes the whole block to 0, so it never dilutes)."""
+
+TUNING_FILE = Path(__file__).with_name("tuning.json")
+"""Centres, scales and per-dimension weights chosen on real recordings by
+``bench/tune_embedding.py`` (committed constants, never statistics of the user's library)."""
+
+
+def _load_tuning() -> dict[str, dict[str, float]]:
+    try:
+        data = json.loads(TUNING_FILE.read_text())
+    except FileNotFoundError:  # pragma: no cover - the file ships with the package
+        return {}
+    return dict(data.get("dims", {}))
+
+
+TUNING: dict[str, dict[str, float]] = _load_tuning()
+"""Dimension name → {"c", "s", "weight"} overriding the defaults in :func:`_build`."""
 
 GENRE_PARENTS: tuple[str, ...] = (
     "rock",
@@ -128,6 +148,8 @@ class Dim:
         Transform constants (centre ``c``, scale ``s``, list ``item``, ...).
     unit : str
         Unit of the source descriptor.
+    weight : float
+        Per-dimension weight (before the block scale), from :data:`TUNING`.
     """
 
     index: int
@@ -137,6 +159,7 @@ class Dim:
     kind: str
     params: dict[str, Any] = field(default_factory=dict)
     unit: str = ""
+    weight: float = 1.0
 
     @property
     def formula(self) -> str:
@@ -153,6 +176,8 @@ class Dim:
             return f"tanh(log10({src} / {_num(p['c'])}) / {_num(p['s'])})"
         if k == "item_tanh":
             return f"tanh(({src}[{p['item']}] − {_num(p['c'])}) / {_num(p['s'])})"
+        if k == "item_tanh_log2":
+            return f"tanh(log2({src}[{p['item']}] / {_num(p['c'])}) / {_num(p['s'])})"
         if k == "band_tanh":
             return (
                 f"tanh((mean of {src} over band group {p['group']} of 3 − {_num(p['c'])})"
@@ -213,7 +238,7 @@ class Dim:
             return f"{self.source} = 0.5"
         if k in ("tanh", "tanh_log2", "tanh_log10"):
             return f"{self.source} = {_num(p['c'])}{u}"
-        if k in ("item_tanh", "band_tanh"):
+        if k in ("item_tanh", "item_tanh_log2", "band_tanh"):
             return f"{self.source} value {_num(p['c'])}{u}"
         if k in ("tempo_cos", "tempo_sin"):
             return "centre of the tempo circle (equally far from every tempo)"
@@ -247,7 +272,7 @@ def _build() -> tuple[Dim, ...]:
     def add(name: str, block: str, source: str, kind: str, unit: str = "", **params: Any) -> None:
         rows.append((name, block, source, kind, params, unit))
 
-    # --- tempo & rhythm (7)
+    # --- tempo & rhythm (9)
     b = "tempo_rhythm"
     add("tempo_circle_cos", b, "bpm", "tempo_cos", "bpm")
     add("tempo_circle_sin", b, "bpm", "tempo_sin", "bpm")
@@ -256,6 +281,8 @@ def _build() -> tuple[Dim, ...]:
     add("onset_rate", b, "onset_rate", "tanh_log2", "onsets/s", c=2.5, s=1.0)
     add("danceability_dfa", b, "dfa_danceability", "tanh", "", c=2.0, s=0.7)
     add("syllabic_modulation", b, "speech_modulation", "tanh", "", c=0.4, s=0.25)
+    add("fluctuation_gravity", b, "fluctuation_gravity_hz", "tanh_log2", "Hz", c=3.0, s=1.0)
+    add("fluctuation_strength", b, "fluctuation_strength", "tanh_log2", "", c=1.0, s=1.0)
     # --- key & tonality (9)
     b = "key_tonality"
     add("key_fifths_cos", b, "key_index", "key_cos")
@@ -267,7 +294,7 @@ def _build() -> tuple[Dim, ...]:
     add("tonnetz_major3_sin", b, "chroma", "tonnetz", circle="major3", fn="sin")
     add("tonnetz_major3_cos", b, "chroma", "tonnetz", circle="major3", fn="cos")
     add("chroma_clarity", b, "chroma", "chroma_clarity", c=0.15, s=0.1)
-    # --- core features (27); centres/scales: typical values of analysed music (docs/analysis.md)
+    # --- core: loudness and spectrum (14)
     b = "core"
     add("loudness", b, "loudness_lufs", "tanh", "LUFS", c=-14.0, s=8.0)
     add("loudness_range", b, "loudness_range_lu", "tanh", "LU", c=4.0, s=4.0)
@@ -281,6 +308,7 @@ def _build() -> tuple[Dim, ...]:
     add("spectral_flatness", b, "spectral_flatness", "tanh_log10", "", c=0.003, s=1.0)
     add("spectral_flux", b, "spectral_flux", "tanh_log2", "dB/frame", c=1.2, s=1.5)
     add("zero_crossing_rate", b, "zcr", "tanh_log2", "1/sample", c=0.07, s=1.0)
+    add("high_frequency_ratio", b, "hf_ratio", "tanh", "", c=0.05, s=0.1)
     for g, name in enumerate(("low", "mid", "high")):
         add(
             f"spectral_contrast_{name}",
@@ -292,34 +320,43 @@ def _build() -> tuple[Dim, ...]:
             c=27.0,
             s=8.0,
         )
-    mfcc_scale = {1: 10.0, 2: 4.0, 3: 3.0, 4: 3.0}
-    for i in range(1, 11):
-        add(
-            f"mfcc_mean_{i}",
-            b,
-            "mfcc_mean",
-            "item_tanh",
-            "",
-            item=i,
-            c=15.0 if i == 1 else 0.0,
-            s=mfcc_scale.get(i, 2.0),
-        )
+    # --- timbre: the MFCC Gaussian (means, deviations, one correlation) and valleys (16)
+    b = "timbre"
+    for i in range(1, 9):
+        add(f"mfcc_mean_{i}", b, "mfcc_mean", "item_tanh", "", item=i, c=0.0, s=4.0)
     for i in range(1, 5):
-        add(f"mfcc_std_{i}", b, "mfcc_std", "item_tanh", "", item=i, c=3.0, s=2.0)
-    # --- moods (4)
-    for m in ("happy", "aggressive", "party", "relaxed"):
-        add(f"mood_{m}", "moods", f"mood_{m}", "score")
-    # --- derived MIR scores (5)
-    for s in ("energy", "valence", "acousticness", "instrumentalness", "speechiness"):
-        add(s, "scores", s, "score")
+        add(f"mfcc_std_{i}", b, "mfcc_std", "item_tanh_log2", "", item=i, c=4.0, s=1.0)
+    add("mfcc_corr_1_2", b, "mfcc_corr", "item_tanh", "", item=0, c=0.0, s=0.5)
+    for g, name in enumerate(("low", "mid", "high")):
+        add(
+            f"spectral_valley_{name}",
+            b,
+            "spectral_valley",
+            "band_tanh",
+            "dB",
+            group=g,
+            c=-30.0,
+            s=15.0,
+        )
+    # --- derived MIR scores (4)
+    for sc in ("energy", "valence", "acousticness", "mood_aggressive"):
+        add(sc, "scores", sc, "score")
     # --- genre (12)
     for parent in GENRE_PARENTS:
         add(f"genre_{parent}", "genre", "genres", "genre", parent=parent)
 
-    return tuple(
-        Dim(index=i, name=n, block=blk, source=src, kind=k, params=prm, unit=u)
-        for i, (n, blk, src, k, prm, u) in enumerate(rows)
-    )
+    dims = []
+    for i, (n, blk, src, k, prm, u) in enumerate(rows):
+        tuned = TUNING.get(n, {})
+        prm = dict(prm)
+        for key in ("c", "s"):
+            if key in tuned and key in prm:
+                prm[key] = float(tuned[key])
+        weight = float(tuned.get("weight", 1.0))
+        dims.append(
+            Dim(index=i, name=n, block=blk, source=src, kind=k, params=prm, unit=u, weight=weight)
+        )
+    return tuple(dims)
 
 
 LAYOUT: tuple[Dim, ...] = _build()
@@ -349,7 +386,8 @@ check_layout()
 
 
 def block_scale(weights: Mapping[str, float] | None = None) -> Any:
-    """Per-dimension multiplier ``w_b / sqrt(n_b)``.
+    """Per-dimension multiplier ``w_d · w_b / sqrt(n_b)`` (dimension weight × block weight over
+    the square root of the block's size).
 
     Parameters
     ----------
@@ -379,6 +417,7 @@ def block_scale(weights: Mapping[str, float] | None = None) -> Any:
     for b, sl in BLOCK_SLICES.items():
         n = sl.stop - sl.start
         scale[sl] = w[b] / math.sqrt(n)
+    scale *= np.array([d.weight for d in LAYOUT], dtype=np.float32)
     return scale
 
 
@@ -391,8 +430,9 @@ def render_markdown() -> str:
         "",
         f"Layout version **{LAYOUT_VERSION}**, {DIM} dimensions, float32. Each track's descriptors "
         "(see `docs/contracts.md`) and genre tags are mapped by the formulas below onto centred "
-        "values; then every dimension of block *b* is multiplied by *w_b* / √*n_b* (its block "
-        "weight over the square root of the block's size) and the vector is L2-normalised. "
+        "values; then every dimension *d* of block *b* is multiplied by *w_d*·*w_b* / √*n_b* (its "
+        "dimension weight, chosen on real recordings, times its block weight over the square "
+        "root of the block's size) and the vector is L2-normalised. "
         "Similarity is cosine; scores are `1 − cosine_distance / 2` (1 = identical).",
         "",
         "**Missing inputs** take the *neutral* input listed for each dimension, which always "
@@ -472,12 +512,27 @@ def render_markdown() -> str:
         )
     out += [
         "",
-        "The defaults were chosen on the generated-library test "
-        "(`tests/integration/embedding/test_embedding_library.py`: 30 synthetic artists in 10 style "
-        "families, 8 analysed clips each): tempo, key and the core descriptors separate artists; "
-        "moods and derived scores are formulas over descriptors already in the vector and vary "
-        "most between tracks of one artist, so they get a small weight. Pass `weights=` to "
-        "`embed_tracks` / `refresh_embeddings` to change them (stored vectors are then rebuilt).",
+        "**How the constants were chosen** (layout version 2): on real recordings, not on the "
+        "generated library. `bench/tune_embedding.py` reads the descriptors of the *tuning* half "
+        "of the real-music development set (`bench/realmusic.py`: Debian game soundtracks, split "
+        "by artist; the test half is never read) and writes `src/sonicmap/embedding/tuning.json`, "
+        "which this layout loads as fixed constants (never statistics of the user's library, so "
+        "a track's vector does not move as the library grows). For every dimension with a centre "
+        "*c* and scale *s*: *c* = the median of the dimension's input over the tuning tracks "
+        "(for log formulas, the value whose log is that median), so a typical recording encodes "
+        "to 0 and a missing input counts as typical; *s* = 2 × the robust standard deviation "
+        "(interquartile range / 1.349) of the input. Every audio dimension *d* then gets the "
+        "weight *w_d* = *k*·√*F_d*·√*n_b*, *F_d* being its Fisher ratio on the tuning half "
+        "(between-artist over within-artist variance of the encoded value: a diagonal linear "
+        "discriminant), so its final scale *w_d*/√*n_b* is proportional to √*F_d*; *k* makes the "
+        "squared scales of the audio dimensions sum to 5. Dimensions that stay stable within an "
+        "artist and differ between artists (loudness, energy, spectral bandwidth, DFA) count "
+        "most; the key and tonal-centroid dimensions, which barely separate artists, least. The "
+        "genre block keeps weight 1 per block: the tuning set carries no genre tags, and a track "
+        "without a known genre encodes the whole block to 0, so untagged tracks are compared on "
+        "audio alone (nothing dilutes). Figures: the real-recordings section of `BENCHMARKS.md`. "
+        "Block weights (`weights=` of `embed_tracks` / `refresh_embeddings`) multiply on top; a "
+        "change of them rebuilds the stored vectors.",
         "",
         "## Dimensions",
         "",
@@ -486,15 +541,16 @@ def render_markdown() -> str:
         out += [
             f"### {BLOCK_TITLES[b]}",
             "",
-            "| # | name | formula | range | neutral (missing) |",
-            "|---|---|---|---|---|",
+            "| # | name | formula | range | neutral (missing) | weight |",
+            "|---|---|---|---|---|---:|",
         ]
         for d in LAYOUT:
             if d.block != b:
                 continue
             lo, hi = d.range
             out.append(
-                f"| {d.index} | `{d.name}` | {d.formula} | [{lo:.3g}, {hi:.3g}] | {d.neutral} |"
+                f"| {d.index} | `{d.name}` | {d.formula} | [{lo:.3g}, {hi:.3g}] | {d.neutral} "
+                f"| {d.weight:.3g} |"
             )
         out.append("")
     return "\n".join(out)

@@ -181,7 +181,7 @@ _COL = {name: j for j, name in enumerate(_SCALAR_NAMES)}
 # List descriptors (and the expected length where the layout fixes it), read with the mode.
 _LIST_LENGTH: dict[str, int | None] = {"chroma": 12}
 for _d in LAYOUT:
-    if _d.kind in ("item_tanh", "band_tanh"):
+    if _d.kind in ("item_tanh", "item_tanh_log2", "band_tanh"):
         _LIST_LENGTH.setdefault(_d.source, None)
 _RAW_NAMES = (*_LIST_LENGTH, "mode")
 _GET_SCALARS = itemgetter(*_SCALAR_NAMES)
@@ -206,9 +206,10 @@ _GENERIC_GROUPS = {
 }
 # item_tanh: per list source, the items read; band_tanh: per source, the band-group dimensions
 _ITEM_GROUPS = {
-    src: _Group(g, [d.params["item"] for d in g])
+    (src, kind): _Group(g, [d.params["item"] for d in g])
     for src in _LIST_LENGTH
-    if (g := [d for d in LAYOUT if d.kind == "item_tanh" and d.source == src])
+    for kind in ("item_tanh", "item_tanh_log2")
+    if (g := [d for d in LAYOUT if d.kind == kind and d.source == src])
 }
 _BAND_DIMS = {
     src: [d for d in LAYOUT if d.kind == "band_tanh" and d.source == src] for src in _LIST_LENGTH
@@ -349,7 +350,7 @@ def _encode_block(
         out[_CLARITY.index] = np.tanh((1.0 - h - p["c"]) / p["s"])
 
         # list descriptors: single items and band groups
-        for src, g in _ITEM_GROUPS.items():
+        for (src, kind), g in _ITEM_GROUPS.items():
             arr = lists[src]
             if arr.shape[1] > g.cols.max():
                 x = arr[:, g.cols]
@@ -357,7 +358,11 @@ def _encode_block(
                 x = np.full((len(arr), len(g.cols)), np.nan)
                 have = g.cols < arr.shape[1]
                 x[:, have] = arr[:, g.cols[have]]
-            out[g.dims] = np.tanh((x - g.c) / g.s).T
+            if kind == "item_tanh_log2":
+                x = np.where(x > 0, x, np.nan)
+                out[g.dims] = np.tanh(np.log2(x / g.c) / g.s).T
+            else:
+                out[g.dims] = np.tanh((x - g.c) / g.s).T
         for src, dims in _BAND_DIMS.items():
             arr = lists[src]
             groups = np.array_split(np.arange(arr.shape[1]), 3)

@@ -51,6 +51,12 @@ def make_features(**over: Any) -> dict[str, Any]:
         "zcr": 0.07,
         "mfcc_mean": [-33.0, 15.0, 0.1, 3.0, -0.5, 1.7, 0.4, 1.2, -0.2, 0.3, -0.1, 0.3, 0.2],
         "mfcc_std": [10.0, 4.0, 2.8, 2.6, 2.3, 2.2, 2.0, 1.9, 2.2, 2.0, 2.1, 2.0, 1.9],
+        "mfcc_corr": [0.1] * 15,
+        "spectral_valley": [-12.0, -18.0, -22.0, -28.0, -35.0, -45.0],
+        "fluctuation_pattern": [0.05, 0.1, 0.15, 0.2, 0.25, 0.25],
+        "fluctuation_gravity_hz": 5.4,
+        "fluctuation_strength": 1.25,
+        "hf_ratio": 0.015,
         "energy": 0.6,
         "valence": 0.5,
         "acousticness": 0.3,
@@ -89,7 +95,11 @@ def random_library(n: int, seed: int = 0) -> tuple[list[dict[str, Any]], list[li
     for _ in range(n):
         key = int(rng.integers(12))
         mode = "minor" if rng.random() < 0.4 else "major"
-        chroma = np.abs(np.array(triad_chroma(key, mode)) + rng.normal(0, 0.03, 12))
+        # from a clear triad to a nearly flat profile (real recordings' chroma is rather flat)
+        clear = rng.uniform(0.0, 1.0) ** 3
+        chroma = np.abs(
+            clear * np.array(triad_chroma(key, mode)) + (1 - clear) / 12 + rng.normal(0, 0.01, 12)
+        )
         f = make_features(
             key_index=key,
             mode=mode,
@@ -114,6 +124,11 @@ def random_library(n: int, seed: int = 0) -> tuple[list[dict[str, Any]], list[li
             zcr=float(rng.uniform(0.02, 0.3)),
             mfcc_mean=(rng.normal(0, 3, 13) + np.array([-33.0, 15.0] + [0.0] * 11)).tolist(),
             mfcc_std=rng.uniform(0.5, 8, 13).tolist(),
+            mfcc_corr=rng.uniform(-0.6, 0.8, 15).tolist(),
+            spectral_valley=rng.uniform(-80, -5, 6).tolist(),
+            fluctuation_gravity_hz=float(rng.uniform(4.5, 6.5)),
+            fluctuation_strength=float(rng.uniform(0.3, 4.0)),
+            hf_ratio=float(rng.uniform(0.0, 0.2)),
             **{
                 k: float(rng.uniform())
                 for k in (

@@ -149,7 +149,7 @@ def test_missing_inputs_are_neutral_not_zero() -> None:
         "energy": 0.0,
         "spectral_centroid_hz": 200.0,
         "dfa_danceability": 0.5,
-        "mood_happy": 0.0,
+        "mood_aggressive": 0.0,
     }
     for name, low in low_end.items():
         dims = [d.index for d in LAYOUT if d.source == name]
@@ -158,12 +158,14 @@ def test_missing_inputs_are_neutral_not_zero() -> None:
         low_x = encode_tracks([dict(full, **{name: low})])[0]
         assert np.abs(low_x[dims] - missing[dims]).max() > 0.3, name
 
-    # loudness: missing encodes as typical (-14 LUFS), louder than quiet music
-    i = next(d.index for d in LAYOUT if d.name == "loudness")
+    # loudness: missing encodes as typical (the layout's centre, ≈ -15 LUFS), louder than quiet
+    loud = next(d for d in LAYOUT if d.name == "loudness")
+    i = loud.index
+    assert -18.0 < loud.params["c"] < -10.0
     x = encode_tracks(
         [
             {k: v for k, v in full.items() if k != "loudness_lufs"},
-            dict(full, loudness_lufs=-14.0),
+            dict(full, loudness_lufs=loud.params["c"]),
             dict(full, loudness_lufs=-30.0),
             dict(full, loudness_lufs=None),
         ]
