@@ -96,7 +96,9 @@ def register(app: typer.Typer) -> None:
 @handle_errors
 def add_cmd(
     name: str = typer.Argument(..., help="A short name for the server (letters, digits, _-.)."),
-    kind: str = typer.Option(..., "--kind", help="subsonic (also OpenSubsonic) or jellyfin."),
+    kind: str = typer.Option(
+        ..., "--kind", help="subsonic (also OpenSubsonic), jellyfin or lyrion."
+    ),
     url: str = typer.Option(..., "--url", help="Base URL, e.g. http://navidrome:4533"),
     user: str | None = typer.Option(None, "--user", help="User name on the server."),
     password_env: str | None = typer.Option(

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 
 #: Server kinds sonicmap can talk to.
-KINDS = ("subsonic", "jellyfin")
+KINDS = ("subsonic", "jellyfin", "lyrion")
 #: How a server song was matched to a track, best first (the matching ladder).
 METHODS = ("path", "mbid", "isrc", "tags", "title_duration")
 #: Secret types and where the secret comes from.

@@ -100,4 +100,8 @@ def make_client(
         from sonicmap.remote.jellyfin import JellyfinClient
 
         return JellyfinClient(**kwargs)
+    if server.kind == "lyrion":
+        from sonicmap.remote.lyrion import LyrionClient
+
+        return LyrionClient(**kwargs)
     raise ServerError(server, f"unknown server kind {server.kind!r}")

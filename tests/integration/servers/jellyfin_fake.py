@@ -19,9 +19,11 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from servers_env import LoopbackServer
 
 TICKS = 10_000_000
 
@@ -187,16 +189,9 @@ def make_handler(state: JellyfinState) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class FakeJellyfin:
+class FakeJellyfin(LoopbackServer):
     """The fake on a free loopback port, in a thread; ``stop()`` closes it."""
 
     def __init__(self, state: JellyfinState) -> None:
         self.state = state
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(state))
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(make_handler(state))

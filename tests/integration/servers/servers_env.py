@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +77,18 @@ class Supysonic:
         from sonicmap.remote.subsonic import SubsonicClient
 
         return SubsonicClient(name="sup", url=self.url, username=USER, secret=PASSWORD, **kw)
+
+
+class LoopbackServer:
+    """An HTTP handler served on a free loopback port, in a thread (the servers' fakes);
+    ``stop()`` closes it."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
