@@ -57,7 +57,6 @@ OVERSIZE = {
     "sonicmap.clustering.gmm",
     "sonicmap.config",
     "sonicmap.library.tags",
-    "sonicmap.pipeline.clustering",
     "sonicmap.pipeline.embeddings",
     "sonicmap.synth.library",
     "sonicmap.synth.render",
