@@ -56,6 +56,7 @@ OVERSIZE = {
     "sonicmap.analysis.rhythm",
     "sonicmap.clustering.gmm",
     "sonicmap.config",
+    "sonicmap.embedding.layout",
     "sonicmap.library.tags",
     "sonicmap.pipeline.embeddings",
     "sonicmap.synth.library",
