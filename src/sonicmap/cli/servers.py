@@ -33,7 +33,11 @@ def _secret(
     api_key_env: str | None,
     api_key_file: Path | None,
     store_secret: bool,
+    *,
+    optional: bool = False,
 ) -> dict[str, Any]:
+    """The secret reference the options give; with ``optional`` (a Lyrion server without
+    password protection and no ``--user``), none at all is ``{"source": "none"}``."""
     given = [
         ("password", "env", password_env),
         ("password", "file", str(password_file) if password_file else None),
@@ -41,6 +45,8 @@ def _secret(
         ("api_key", "file", str(api_key_file) if api_key_file else None),
     ]
     chosen = [g for g in given if g[2]]
+    if optional and not chosen:
+        return {"type": "password", "source": "none"}
     if len(chosen) != 1:
         raise fail(
             "give exactly one of --password-env VAR, --password-file PATH, --api-key-env VAR "
@@ -141,7 +147,14 @@ def add_cmd(
     """Add a server. Nothing is stored when the connection test fails (use --no-test)."""
     from sonicmap.pipeline import servers as srv
 
-    secret = _secret(password_env, password_file, api_key_env, api_key_file, store_secret)
+    secret = _secret(
+        password_env,
+        password_file,
+        api_key_env,
+        api_key_file,
+        store_secret,
+        optional=kind == "lyrion" and not user,
+    )
     options = {
         "sync_after_scan": sync_after_scan,
         "refresh_playlists_on_activate": refresh_on_activate,

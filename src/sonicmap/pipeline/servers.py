@@ -35,7 +35,7 @@ KINDS = ("subsonic", "jellyfin", "lyrion")
 METHODS = ("path", "mbid", "isrc", "tags", "title_duration")
 #: Secret types and where the secret comes from.
 SECRET_TYPES = ("password", "api_key")
-SECRET_SOURCES = ("env", "file", "stored")
+SECRET_SOURCES = ("env", "file", "stored", "none")  # none: a Lyrion server without a password
 #: Per-server options and their defaults.
 DEFAULT_OPTIONS: dict[str, Any] = {
     # sync this server after each library scan
@@ -129,6 +129,8 @@ def validate_secret(secret: Mapping[str, Any]) -> dict[str, Any]:
         if not value.isprintable():
             raise SonicmapError("a secret may not contain control or unprintable characters")
         return {"type": typ, "source": src, "value": value}
+    if src == "none":
+        return {"type": typ, "source": src}
     ref = secret.get("ref")
     if not isinstance(ref, str) or not ref.strip():
         raise SonicmapError(f"a secret from {src} needs a non-empty reference")

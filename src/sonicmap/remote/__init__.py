@@ -56,6 +56,8 @@ def resolve_secret(
     src, where = ref.get("source"), ref.get("ref")
     if src == "stored":
         return str(ref.get("value") or "")
+    if src == "none":  # a server that asks for no password (Lyrion without protection)
+        return ""
     if src == "env":
         value = (os.environ if env is None else env).get(str(where))
         if not value:

@@ -101,12 +101,16 @@ class LyrionClient(http.BaseClient):
             json_body={"id": 1, "method": "slim.request", "params": ["", list(words)]},
         )
         if resp.status == 401:
-            what = "user name or password" if self.username else "request without a password"
-            raise ServerError(
-                self.name,
-                f"refused the {what} (HTTP 401; LMS password protection is on)",
-                code=401,
-            )
+            if self.username:
+                cause = (
+                    "refused the user name or password (HTTP 401; LMS password protection is on)"
+                )
+            else:
+                cause = (
+                    "asks for a password (HTTP 401; LMS password protection is on): "
+                    "give --user and --password-env or --password-file"
+                )
+            raise ServerError(self.name, cause, code=401)
         if resp.status == 404:
             raise ServerError(self.name, "has no /jsonrpc.js (HTTP 404); is this Lyrion?", code=404)
         if resp.status >= 400:

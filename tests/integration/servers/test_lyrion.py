@@ -207,3 +207,25 @@ def test_plugin_route_answers_lms_integer_ids_after_a_lyrion_sync(
     ids = [row["item_id"] for row in rows]
     assert ids and all(re.fullmatch(r"\d+", i) for i in ids)
     assert set(ids) <= own and seed not in ids
+
+
+def test_a_server_without_password_protection_needs_no_secret(
+    cli_env: dict, sm: Any, lyrion: FakeLyrion
+) -> None:
+    lyrion.state.password = None
+    res = cli("servers", "add", "lms", "--kind", "lyrion", "--url", lyrion.url, "--json")
+    assert res.exit_code == 0, res.output
+    added = json.loads(res.stdout)
+    assert added["secret"] == {"type": "password", "source": "none", "ref": None}
+    assert added["test"]["auth"] == "none"
+    res = cli("servers", "sync", "lms", "--json")
+    assert json.loads(res.stdout)["matched"]["path"] == 40
+    # a user without a password is still an error, as for every kind
+    res = cli("servers", "add", "lms2", "--kind", "lyrion", "--url", lyrion.url, "--user", "x")
+    assert res.exit_code == 1 and "give exactly one of --password-env" in res.output
+    lyrion.state.password = PASSWORD  # protection switched on later: a clear 401
+    res = cli("servers", "sync", "lms")
+    assert res.output.strip() == (
+        "error: server 'lms': asks for a password (HTTP 401; LMS password protection is on): "
+        "give --user and --password-env or --password-file"
+    )
