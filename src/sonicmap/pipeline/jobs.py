@@ -22,6 +22,8 @@ from sonicmap.store.schema import JobRun
 log = logging.getLogger(__name__)
 
 JOB_STATUSES = ("running", "succeeded", "failed", "retrying", "skipped")
+#: The result message of a run whose worker was lost (the broker delivered the task again).
+LOST_MESSAGE = "worker lost; task redelivered"
 
 #: Task result ``status`` → job-run status.
 _RESULT_TO_JOB = {"skipped": "skipped", "error": "failed"}
@@ -60,7 +62,7 @@ def start_job(
                 .values(
                     status="failed",
                     finished_at=t,
-                    result={"status": "error", "message": "worker lost; task redelivered"},
+                    result={"status": "error", "message": LOST_MESSAGE},
                 )
             )
         row = JobRun(
@@ -69,6 +71,15 @@ def start_job(
         s.add(row)
         s.flush()
         return int(row.id)
+
+
+def lost_runs(store: Store, task_id: str) -> int:
+    """How many earlier runs of ``task_id`` ended with their worker lost (see :func:`start_job`)."""
+    with store.session() as s:
+        results = s.scalars(
+            select(JobRun.result).where(JobRun.task_id == task_id, JobRun.status == "failed")
+        ).all()
+    return sum(1 for r in results if isinstance(r, dict) and r.get("message") == LOST_MESSAGE)
 
 
 def finish_job(

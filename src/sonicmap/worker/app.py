@@ -72,6 +72,19 @@ class WorkerSettings(BaseSettings):
         gt=0,
         description="Redis: an unacknowledged task is redelivered after this (worker died).",
     )
+    task_time_limit_s: float | None = Field(
+        None,
+        gt=0,
+        description="Hard time limit of a task (its process is killed); the soft limit (the "
+        "task fails cleanly) is 90 % of it. Default and maximum: 90 % of the visibility "
+        "timeout, so a running task is never delivered a second time.",
+    )
+    max_redeliveries: int = Field(
+        2,
+        ge=0,
+        description="A task whose worker was lost (killed, out of memory) is delivered again at "
+        "most this many times, then recorded failed.",
+    )
     restore_interval_s: float = Field(
         60, gt=0, description="Redis: how often a worker looks for tasks of dead workers."
     )
@@ -111,6 +124,14 @@ class WorkerSettings(BaseSettings):
     )
 
 
+def task_time_limits(ws: WorkerSettings) -> tuple[float, float]:
+    """``(soft, hard)`` time limits of every task, in seconds: both below the visibility timeout
+    (a task still running when it expires would be delivered to a second worker)."""
+    ceiling = 0.9 * ws.visibility_timeout_s
+    hard = min(ws.task_time_limit_s or ceiling, ceiling)
+    return 0.9 * hard, hard
+
+
 def effective_broker_url(cfg: AppConfig) -> str:
     return cfg.settings.broker_url or DEFAULT_BROKER_URL
 
@@ -135,6 +156,8 @@ def build_celery_config(cfg: AppConfig, ws: WorkerSettings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "task_acks_on_failure_or_timeout": True,
+        "task_soft_time_limit": task_time_limits(ws)[0],
+        "task_time_limit": task_time_limits(ws)[1],
         "worker_prefetch_multiplier": 1,
         "worker_concurrency": ws.concurrency,
         "worker_max_tasks_per_child": ws.max_tasks_per_child,

@@ -28,6 +28,7 @@ The cache lives in the database, so it needs nothing beyond what every worker al
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -95,16 +96,23 @@ def chunks(items: Sequence[str], size: int) -> list[list[str]]:
 
 
 def analyse_files(
-    paths: Sequence[str], *, max_duration_s: float | None, analyzer: str | None
+    paths: Sequence[str],
+    *,
+    max_duration_s: float | None,
+    analyzer: str | None,
+    timeout_s: float | None = None,
 ) -> list[dict[str, Any]]:
-    """The scan pipeline's per-file step on each of ``paths``, in this process."""
+    """The scan pipeline's per-file step on each of ``paths``, through the scan's supervised
+    executor (a child process: a crash or a hang fails the file, never this worker)."""
     from sonicmap.pipeline import scan
 
     spec = scan.WorkerSpec(
-        analyzer=analyzer or scan.DEFAULT_ANALYZER, max_duration_s=max_duration_s
+        analyzer=analyzer or scan.DEFAULT_ANALYZER,
+        max_duration_s=max_duration_s,
+        analysis_timeout_s=timeout_s,
     )
-    scan.cap_threads()
-    return [scan.process_file(spec, path, None) for path in paths]
+    jobs = [scan.Job(path, None, None) for path in paths]
+    return list(scan.execute(jobs, spec, jobs=1, in_process=False))
 
 
 def outcome_counts(outcomes: Sequence[dict[str, Any]]) -> dict[str, int]:
@@ -143,15 +151,42 @@ class AnalysisCache:
         self.cache_id = cache_id
         self.fallback = fallback
 
+    # The cache is the analyser seam of the scan's analysis processes: it crosses into them
+    # as its database URL (each process opens its own store) and is called like a function.
+    def __getstate__(self) -> dict[str, Any]:
+        url = self.store.engine.url.render_as_string(hide_password=False)
+        return {"url": url, "cache_id": self.cache_id, "fallback": self.fallback}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        from sonicmap.store.db import Store, make_engine
+
+        self.store = Store(make_engine(state["url"]))
+        self.cache_id = state["cache_id"]
+        self.fallback = state["fallback"]
+
+    def __call__(self, path: str, *, max_duration_s: float | None = None, tags: Any = None) -> Any:
+        return self.analyze(path, max_duration_s=max_duration_s, tags=tags)
+
     def park(
-        self, paths: Sequence[str], *, max_duration_s: float | None, analyzer: str | None
+        self,
+        paths: Sequence[str],
+        *,
+        max_duration_s: float | None,
+        analyzer: str | None,
+        timeout_s: float | None = None,
     ) -> dict[str, int]:
         """Analyse ``paths`` and park each outcome; returns ``{"files", "failed"}``."""
-        outcomes = analyse_files(paths, max_duration_s=max_duration_s, analyzer=analyzer)
+        outcomes = analyse_files(
+            paths, max_duration_s=max_duration_s, analyzer=analyzer, timeout_s=timeout_s
+        )
         now = datetime.now(UTC)
         with self.store.session() as s:
             for res in outcomes:
                 value = {k: res[k] for k in ("path", "size", "mtime", "analysis", "error")}
+                if value["mtime"] == -1.0:  # a crash or timeout: park it against the file as is
+                    with contextlib.suppress(OSError):
+                        st = os.stat(res["path"])
+                        value["size"], value["mtime"] = st.st_size, st.st_mtime
                 s.merge(
                     KeyValue(key=cache_key(self.cache_id, res["path"]), value=value, updated_at=now)
                 )

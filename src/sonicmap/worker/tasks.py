@@ -154,6 +154,18 @@ def run_recorded(
     try:
         store = get_store()
         job_id = jobs.start_job(store, name, task_id=task_id, args=args, now=_now())
+        lost = jobs.lost_runs(store, task_id) if task_id else 0
+        if lost > ws.max_redeliveries:
+            # the worker died running this task again and again: stop here (acknowledged)
+            message = (
+                f"the worker running this task was lost {lost} times (killed, or out of "
+                f"memory); not run again (SONICMAP_WORKER_MAX_REDELIVERIES={ws.max_redeliveries})"
+            )
+            log.error("task given up task=%s task_id=%s: %s", name, task_id, message)
+            result = {"status": "error", "message": message}
+            _best_effort(lambda: on_end and on_end(store))
+            _best_effort(lambda: jobs.finish_job(store, job_id, result, now=_now()))
+            return result
         result = body(store)
     except Retry:
         if job_id is not None:
@@ -522,8 +534,10 @@ def run_scan(
             get_config(),
             paths=paths,
             jobs=1,
-            in_process=True,
-            analyzer=cache.analyze if cache is not None else ws.scan_analyzer,
+            # analysis in a supervised child process: a crash or a hang fails the file,
+            # never this worker (and so never redelivers the scan)
+            in_process=False,
+            analyzer=cache if cache is not None else ws.scan_analyzer,
             after_scan=celery_after_scan,
             task_id=task_id,
         )
@@ -545,15 +559,16 @@ def scan_analyse_chunk(self: Task, paths: list[str], cache_id: str | None = None
     from sonicmap.worker import distributed
 
     def body(store: Any) -> dict[str, Any]:
-        max_s = get_config().settings.max_analysis_seconds
-        analyzer = get_worker_settings().scan_analyzer
+        settings = get_config().settings
+        opts = {
+            "max_duration_s": settings.max_analysis_seconds,
+            "analyzer": get_worker_settings().scan_analyzer,
+            "timeout_s": settings.analysis_timeout_s,
+        }
         if cache_id is None:
-            counts = distributed.outcome_counts(
-                distributed.analyse_files(paths, max_duration_s=max_s, analyzer=analyzer)
-            )
+            counts = distributed.outcome_counts(distributed.analyse_files(paths, **opts))
         else:
-            cache = distributed.AnalysisCache(store, cache_id)
-            counts = cache.park(paths, max_duration_s=max_s, analyzer=analyzer)
+            counts = distributed.AnalysisCache(store, cache_id).park(paths, **opts)
         return {"status": "completed", "worker": self.request.hostname, **counts}
 
     return run_recorded(self, "scan_analyse_chunk", {"files": len(paths)}, body)

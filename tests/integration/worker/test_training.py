@@ -132,8 +132,8 @@ def test_high_priority_training_overtakes_queued_maintenance(cluster, tmp_path: 
 
 def test_worker_killed_during_training_task_redelivered(cluster, tmp_path: Path):
     marker = tmp_path / "training-started"
-    fault = {
-        "SONICMAP_WORKER_VISIBILITY_TIMEOUT_S": "3",
+    fault = {  # tasks' time limits are 90 % of the visibility timeout: room for a training
+        "SONICMAP_WORKER_VISIBILITY_TIMEOUT_S": "8",
         "SONICMAP_WORKER_RESTORE_INTERVAL_S": "1",
         "SONICMAP_WORKER_LOCK_TTL_S": "3",
     }

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 import wave
@@ -160,6 +161,18 @@ def fake_analyze(path: str, *, max_duration_s: float | None = None, tags: Any = 
     return CachedAnalysis(
         features={"bpm": 120.0, "duration_s": dur, "pid": os.getpid()}, duration_s=dur
     )
+
+
+def kill_or_hang(path: str, *, max_duration_s: float | None = None, tags: Any = None) -> Any:
+    """:func:`fake_analyze`, except that a file named ``KILL...`` kills the analysing process
+    (SIGKILL, like the out-of-memory killer) and one named ``HANG...`` never returns."""
+    name = Path(path).name
+    if name.startswith("KILL"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    if name.startswith("HANG"):
+        while True:
+            time.sleep(60)
+    return fake_analyze(path, max_duration_s=max_duration_s, tags=tags)
 
 
 def _patched_worker(argv: list[str]) -> None:

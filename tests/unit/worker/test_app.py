@@ -108,3 +108,15 @@ def test_every_maintenance_task_outranks_scans(broker):
         return pa < pb if broker.startswith("redis") else pa > pb
 
     assert all(served_first(p, PRIORITY_SCAN) for p in PLAN)
+
+
+def test_task_time_limits_stay_below_the_visibility_timeout() -> None:
+    from sonicmap.worker.app import task_time_limits
+
+    assert task_time_limits(WorkerSettings(visibility_timeout_s=3600)) == (2916.0, 3240.0)
+    capped = task_time_limits(WorkerSettings(visibility_timeout_s=100, task_time_limit_s=500))
+    assert capped == (81.0, 90.0)  # never at or past the visibility timeout
+    assert task_time_limits(WorkerSettings(task_time_limit_s=600)) == (540.0, 600.0)
+    conf = build_celery_config(cfg_for("redis://127.0.0.1:6379/3"), WorkerSettings())
+    assert conf["task_soft_time_limit"] < conf["task_time_limit"]
+    assert conf["task_time_limit"] < conf["broker_transport_options"]["visibility_timeout"]

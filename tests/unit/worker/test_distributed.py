@@ -38,7 +38,7 @@ def test_parked_analysis_is_used_while_the_file_is_unchanged(sqlite_store, tmp_p
     monkeypatch.setenv("SONICMAP_TEST_ANALYZE_SLEEP_S", "0")
     parked = cache.analyze(str(good))
     assert parked.duration_s == pytest.approx(0.2)
-    assert parked.features["pid"] == os.getpid()  # computed by the chunk, here in-process
+    assert parked.features["pid"] != os.getpid()  # computed by the chunk's analysis process
     with pytest.raises(distributed.CachedAnalysisError):
         cache.analyze(str(bad))
     # the file changed since: the parked analysis is ignored, the file analysed again
@@ -65,10 +65,26 @@ def test_each_scan_sees_and_deletes_only_its_own_parked_rows(sqlite_store, tmp_p
     assert theirs.clear() == 1
 
 
-def test_a_function_analyser_needs_in_process(sqlite_store, tmp_path):
+def test_an_unpicklable_analyser_needs_in_process_and_the_cache_crosses_processes(
+    sqlite_store, tmp_path, monkeypatch
+):
+    import multiprocessing
+
     from sonicmap.pipeline.scan import scan_library
 
     cfg = load_config({"SONICMAP_LIBRARY_ROOTS": str(tmp_path), "SONICMAP_DATA_DIR": str(tmp_path)})
-    cache = distributed.AnalysisCache(sqlite_store, "scan-x")
     with pytest.raises(ValueError, match="in_process=True"):
-        scan_library(sqlite_store, cfg, analyzer=cache.analyze, in_process=False)
+        scan_library(sqlite_store, cfg, analyzer=lambda p, **kw: None, in_process=False)
+    # the cache of parked analyses reaches an analysis process as its database URL
+    monkeypatch.setenv("SONICMAP_TEST_ANALYZE_SLEEP_S", "0")
+    track = tmp_path / "lib" / "a.wav"
+    write_wav(track)
+    cache = distributed.AnalysisCache(sqlite_store, "scan-p", fallback=FAKE)
+    cache.park([str(track)], max_duration_s=None, analyzer=FAKE)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        pid = pool.apply(_parked_pid, (cache, str(track)))
+    assert pid == cache.analyze(str(track)).features["pid"]  # the parked one, not recomputed
+
+
+def _parked_pid(cache: distributed.AnalysisCache, path: str) -> int:
+    return int(cache(path).features["pid"])

@@ -280,3 +280,22 @@ def test_training_skipped_by_the_pipeline_is_reported_skipped(eager, monkeypatch
         "training_seconds": 1.0,
     }
     assert [r["status"] for r in jobs.list_jobs(store, task="train_gmm")] == ["skipped"]
+
+
+def test_a_task_whose_worker_keeps_dying_is_run_a_bounded_number_of_times(eager):
+    """Each delivery of a task whose worker died leaves a ``running`` row (marked lost at the
+    next delivery); past SONICMAP_WORKER_MAX_REDELIVERIES (2) it is recorded failed, not run."""
+    from sonicmap.worker.tasks import cleanup_old_models
+
+    store, fake = eager
+    for _ in range(3):  # three deliveries that died mid-run (the worker was SIGKILLed)
+        jobs.start_job(store, "cleanup_old_models", task_id="doomed")
+    out = cleanup_old_models.apply(task_id="doomed").get()
+    assert out["status"] == "error"
+    assert "lost 3 times" in out["message"] and "MAX_REDELIVERIES=2" in out["message"]
+    runs = jobs.list_jobs(store, task="cleanup_old_models")
+    assert [r["status"] for r in runs] == ["failed"] * 4
+    # a task lost only twice still runs
+    for _ in range(2):
+        jobs.start_job(store, "cleanup_old_models", task_id="unlucky")
+    assert cleanup_old_models.apply(task_id="unlucky").get()["status"] != "error"

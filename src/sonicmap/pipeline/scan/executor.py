@@ -18,6 +18,7 @@ At most ``jobs`` files are in flight (one per child), so memory does not grow wi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import time
@@ -91,9 +92,39 @@ def _probe_duration(path: str) -> float | None:
         return None
 
 
+@contextlib.contextmanager
+def _may_have_children() -> Iterator[None]:
+    """Let a daemonic process (a Celery pool process, billiard) start the analysis children:
+    they are supervised, killed when the scan ends, and die with this process
+    (``PR_SET_PDEATHSIG``)."""
+    import multiprocessing
+    from multiprocessing.process import AuthenticationString
+
+    config = multiprocessing.current_process()._config  # noqa: SLF001 - no public switch
+    saved = {k: config[k] for k in ("daemon", "authkey") if k in config}
+    config["daemon"] = False
+    if "authkey" in saved:  # billiard's own key type refuses the stdlib's spawn pickler
+        config["authkey"] = AuthenticationString(bytes(saved["authkey"]))
+    try:
+        yield
+    finally:
+        config.update(saved)
+        if "daemon" not in saved:
+            config.pop("daemon", None)
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this process when its parent dies (a killed worker leaves no orphan)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
 def _child_main(conn: Any, spec: WorkerSpec) -> None:
     """A child's loop: receive ``(path, known_fp)``, send ``("begin", None)``, ``("duration",
     s)`` then ``("result", dict)``; ``None`` ends it."""
+    _die_with_parent()
     init_worker(spec)
     # import everything a file needs now, so that its deadline measures its analysis only
     from sonicmap.library import walk  # noqa: F401  (content fingerprint)
@@ -133,10 +164,11 @@ class _Child:
         self.spec = spec
         parent, child = ctx.Pipe()
         self.conn = parent
-        self.proc = ctx.Process(
-            target=_child_main, args=(child, spec), daemon=True, name="sonicmap-analysis"
-        )
-        self.proc.start()
+        with _may_have_children():  # the process copies our config when it is made
+            self.proc = ctx.Process(
+                target=_child_main, args=(child, spec), daemon=True, name="sonicmap-analysis"
+            )
+            self.proc.start()
         child.close()
         self.job: Job | None = None
         self.started = 0.0

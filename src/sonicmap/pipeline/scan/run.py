@@ -56,8 +56,8 @@ def scan_library(
     after_scan : the adapter's :class:`ScanHook`, called last with the store and the result.
     analyzer, tag_reader : ``"module:function"`` seams (defaults: the real analysis and tag
         reader); tests plug small fakes here. Strings, because they cross into the analysis
-        processes; with ``in_process`` the analyser may be the function itself (the
-        distributed scan's cache of parked analyses is a bound method).
+        processes; the analyser may also be a picklable callable (the distributed scan's
+        cache of parked analyses), and with ``in_process`` any function.
     analysis_version : version of ``analyzer`` (default ``sonicmap.analysis.ANALYSIS_VERSION``);
         stored analyses of another version are redone (counted as changed).
     in_process : analyse in this process (no pool) — for tests and debugging.
@@ -65,10 +65,16 @@ def scan_library(
         standard ones (embeddings refresh, new-artist assignment), ``False``: none.
     """
     if analyzer is not None and not isinstance(analyzer, str) and not in_process:
-        raise ValueError(
-            f"analyzer={analyzer!r}: a function is only accepted with in_process=True; "
-            "analysis processes need a 'module:function' string"
-        )
+        import pickle
+
+        try:
+            pickle.dumps(analyzer)  # it must cross into the analysis processes
+        except Exception:
+            raise ValueError(
+                f"analyzer={analyzer!r}: a function that cannot be pickled is only accepted "
+                "with in_process=True; analysis processes need a 'module:function' string "
+                "or a picklable callable"
+            ) from None
     s = cfg.settings
     walk_paths, roots = scan_targets(s.library_roots, paths)
     if analysis_version is None:
