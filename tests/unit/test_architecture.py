@@ -58,7 +58,6 @@ OVERSIZE = {
     "sonicmap.config",
     "sonicmap.embedding.layout",
     "sonicmap.library.tags",
-    "sonicmap.pipeline.embeddings",
     "sonicmap.synth.library",
     "sonicmap.synth.render",
     "sonicmap.worker.tasks",
