@@ -98,9 +98,10 @@ def _may_have_children() -> Iterator[None]:
     they are supervised, killed when the scan ends, and die with this process
     (``PR_SET_PDEATHSIG``)."""
     import multiprocessing
-    from multiprocessing.process import AuthenticationString
+    from multiprocessing.process import AuthenticationString  # type: ignore[attr-defined]
 
-    config = multiprocessing.current_process()._config  # noqa: SLF001 - no public switch
+    # (private, untyped: no public switch)
+    config = multiprocessing.current_process()._config  # type: ignore[attr-defined]  # noqa: SLF001
     saved = {k: config[k] for k in ("daemon", "authkey") if k in config}
     config["daemon"] = False
     if "authkey" in saved:  # billiard's own key type refuses the stdlib's spawn pickler
