@@ -60,7 +60,6 @@ CIRCLES = (
     ("tempo_circle_cos", "tempo_circle_sin"),
     ("key_fifths_cos", "key_fifths_sin"),
     ("tonnetz_minor3_sin", "tonnetz_minor3_cos"),
-    ("tonnetz_major3_sin", "tonnetz_major3_cos"),
 )
 
 
@@ -74,7 +73,7 @@ def _transformed(d, feats: list[dict]) -> np.ndarray:
             if k in ("item_tanh", "item_tanh_log2"):
                 x = float(v[p["item"]])
             elif k == "band_tanh":
-                groups = np.array_split(np.arange(len(v)), 3)
+                groups = np.array_split(np.arange(len(v)), p.get("groups", 3))
                 x = float(np.mean([v[j] for j in groups[p["group"]]]))
             elif k == "chroma_clarity":
                 c = np.asarray(v, float)

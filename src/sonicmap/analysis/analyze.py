@@ -30,6 +30,7 @@ from sonicmap.analysis import loudness, rhythm, spectral, texture, tonal
 from sonicmap.analysis.decode import (
     ANALYSIS_HOP,
     ANALYSIS_SR,
+    HF_EDGES_HZ,
     SEGMENT_S,
     DecodeStats,
     StreamInfo,
@@ -41,7 +42,7 @@ from sonicmap.errors import AnalysisError, DecodeError, TagError
 
 logger = logging.getLogger(__name__)
 
-ANALYSIS_VERSION = 4
+ANALYSIS_VERSION = 5
 """Bumped on any change of the algorithms or of the feature set."""
 
 N_FFT = 512
@@ -207,6 +208,14 @@ class _Accumulator:
         self.last_sign = False
         self.pending: list[np.ndarray] = []
         self.n_pending = 0
+        self.hf_sum = np.zeros(len(HF_EDGES_HZ) - 1)
+        self.n_hf = 0
+
+    def feed_hf(self, hf: np.ndarray | None) -> None:
+        """Add the high-band shares of one block's native-rate frames."""
+        if hf is not None and hf.shape[0]:
+            self.hf_sum += hf.sum(axis=0)
+            self.n_hf += hf.shape[0]
 
     def feed(self, powers: np.ndarray, mono_powers: np.ndarray, y: np.ndarray) -> None:
         """Add one decoded block: its 100 ms powers and its mono mix at the analysis rate.
@@ -415,6 +424,8 @@ class _Accumulator:
         f["hf_ratio"] = round(
             float(np.clip(1.0 - low.sum() / tot, 0.0, 1.0)) if tot > 1e-12 else 0.0, 4
         )
+        hf = self.hf_sum / max(self.n_hf, 1)
+        f["hf_profile_db"] = [round(float(max(10 * np.log10(v + 1e-10), -100.0)), 2) for v in hf]
         f["zcr"] = round(self.zc / max(self.n_low, 1), 5)
         band_env = np.concatenate(self.band_env) if self.band_env else np.zeros(0)
         f["speech_modulation"] = round(rhythm.modulation_ratio(band_env, FPS), 4)
@@ -532,6 +543,7 @@ def _analyze(p: Path, max_duration_s: float | None, tags: Any) -> Analysis:
             cap = max_duration_s if max_duration_s is not None else 1800.0
             acc = _Accumulator(max_frames=int(cap * FPS) + 2)
         acc.feed(block.powers, block.mono_powers, block.mono)
+        acc.feed_hf(block.hf)
         n_native += block.n_native
     info = infos[0]
     assert acc is not None

@@ -109,12 +109,56 @@ class Block:
     mono_powers : np.ndarray [shape=(n_seg,), float64] — mean square of the native mono mix.
     mono : np.ndarray [shape=(n,), float32] — mono mix at :data:`ANALYSIS_SR`.
     n_native : int — native samples in this block.
+    hf : np.ndarray [shape=(k, len(HF_EDGES_HZ) - 1), float64] — for the k native-rate frames
+        of this block (one every :data:`HF_EVERY_S`), each band's share of the frame's power
+        (:func:`hf_band_shares`).
     """
 
     powers: np.ndarray
     mono_powers: np.ndarray
     mono: np.ndarray
     n_native: int
+    hf: np.ndarray | None = None
+
+
+HF_EVERY_S = 2.0
+"""Seconds between the native-rate frames of the high-band profile."""
+HF_N = 1024
+"""Points of a native-rate frame (Hann window)."""
+HF_EDGES_HZ = (5512.5, 8000.0, 11000.0, 13000.0, 15000.0, 16500.0, 18000.0, 19500.0, 21000.0)
+"""Edges of the bands of the high-band profile (above the analysis band)."""
+
+
+@functools.cache
+def _hf_tables(sr: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """(Hann window [float32], band index per rfft bin (−1 outside), frame step in samples)."""
+    f = np.fft.rfftfreq(HF_N, 1.0 / sr)
+    band = np.searchsorted(np.asarray(HF_EDGES_HZ), f, side="right") - 1
+    band[(f < HF_EDGES_HZ[0]) | (f >= HF_EDGES_HZ[-1])] = -1
+    win = np.hanning(HF_N + 1)[:-1].astype(np.float32)
+    for a in (band, win):
+        a.flags.writeable = False
+    return win, band, max(HF_N, int(round(HF_EVERY_S * sr)))
+
+
+def hf_band_shares(frames: np.ndarray, sr: int) -> np.ndarray:
+    """Each band's share of the power of Hann-windowed native-rate frames.
+
+    frames : [shape=(k, HF_N), float32] at ``sr``. Returns [shape=(k', n_bands), float64] for the
+    k' frames with any power (silent frames are left out).
+    """
+    win, band, _ = _hf_tables(sr)
+    P = np.abs(np.fft.rfft(frames * win, axis=1)) ** 2
+    total = P.sum(axis=1)
+    keep = total > 1e-12
+    inside = band >= 0
+    n_bands = len(HF_EDGES_HZ) - 1
+    S = np.zeros((int(keep.sum()), n_bands))
+    if S.shape[0]:
+        Pk = P[keep][:, inside]
+        np.add.at(S.T, band[inside], Pk.T)
+        S /= total[keep][:, None]
+    return S
 
 
 def _channel_weights(layout: av.AudioLayout, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -467,6 +511,8 @@ class _Emitter:
         # interleaved stereo in whole-sample segments: L R L R … is one flat run of samples
         # whose 100 ms dot products are Σ_c Σ x_c² (the channel weights of a stereo file are 1, 1)
         self.flat_powers = ch == 2 and float(sr * SEGMENT_S).is_integer()
+        self.pos = 0  # native samples emitted so far
+        self.next_hf = 0  # native sample where the next high-band frame starts
 
     def _powers(self, x: np.ndarray, interleaved: bool) -> np.ndarray:
         if interleaved:
@@ -498,13 +544,27 @@ class _Emitter:
         else:
             np.matmul(self.mw32, x, out=mono)
         mono_powers = _segment_sums(mono[None, :], self.sr)
+        hf = self._hf(mono, n)
         if factor:
             y = low.process_input(n - n % factor)
         else:
             y = low.process(mono)
             if last:
                 y = np.concatenate([y, low.flush()])
-        return Block(powers, mono_powers, y, n)
+        return Block(powers, mono_powers, y, n, hf)
+
+    def _hf(self, mono: np.ndarray, n: int) -> np.ndarray:
+        """High-band shares of the native frames starting in this block (one per HF_EVERY_S;
+        a frame that would cross the block's end starts at the next block's beginning)."""
+        _, _, step = _hf_tables(self.sr)
+        first = max(self.next_hf - self.pos, 0)
+        starts = np.arange(first, n - HF_N + 1, step)
+        self.pos += n
+        if not starts.size:
+            return np.zeros((0, len(HF_EDGES_HZ) - 1))
+        self.next_hf = self.pos - n + int(starts[-1]) + step
+        frames = mono[starts[:, None] + np.arange(HF_N)]
+        return hf_band_shares(frames, self.sr)
 
 
 def _decode_sndfile(

@@ -109,6 +109,13 @@ _TABLE = [
     ),
     ("hf_ratio", "0-1", "float", "Share of the mono power above 5.5 kHz (native bandwidth)."),
     (
+        "hf_profile_db",
+        "dB × 8",
+        "list",
+        "Native-rate power share per band 5.5-8, 8-11, 11-13, 13-15, 15-16.5, 16.5-18, 18-19.5, "
+        "19.5-21 kHz (dB, floor −100), one frame every 2 s.",
+    ),
+    (
         "zcr",
         "1/sample",
         "float",

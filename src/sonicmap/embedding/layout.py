@@ -40,7 +40,7 @@ from typing import Any
 
 from sonicmap.errors import SonicmapError
 
-LAYOUT_VERSION: int = 2
+LAYOUT_VERSION: int = 3
 """Version of the layout; stored with every track and artist vector."""
 
 DIM: int = 64
@@ -180,8 +180,8 @@ class Dim:
             return f"tanh(log2({src}[{p['item']}] / {_num(p['c'])}) / {_num(p['s'])})"
         if k == "band_tanh":
             return (
-                f"tanh((mean of {src} over band group {p['group']} of 3 − {_num(p['c'])})"
-                f" / {_num(p['s'])})"
+                f"tanh((mean of {src} over band group {p['group']} of {p.get('groups', 3)} − "
+                f"{_num(p['c'])}) / {_num(p['s'])})"
             )
         if k == "tempo_cos":
             return f"cos(2π·log2(bpm / {_num(TEMPO_REF_BPM)}))"
@@ -283,18 +283,15 @@ def _build() -> tuple[Dim, ...]:
     add("syllabic_modulation", b, "speech_modulation", "tanh", "", c=0.4, s=0.25)
     add("fluctuation_gravity", b, "fluctuation_gravity_hz", "tanh_log2", "Hz", c=3.0, s=1.0)
     add("fluctuation_strength", b, "fluctuation_strength", "tanh_log2", "", c=1.0, s=1.0)
-    # --- key & tonality (9)
+    # --- key & tonality (6)
     b = "key_tonality"
     add("key_fifths_cos", b, "key_index", "key_cos")
     add("key_fifths_sin", b, "key_index", "key_sin")
     add("mode", b, "mode", "mode")
-    add("key_strength", b, "key_strength", "tanh", "", c=0.75, s=0.2)
     add("tonnetz_minor3_sin", b, "chroma", "tonnetz", circle="minor3", fn="sin")
     add("tonnetz_minor3_cos", b, "chroma", "tonnetz", circle="minor3", fn="cos")
-    add("tonnetz_major3_sin", b, "chroma", "tonnetz", circle="major3", fn="sin")
-    add("tonnetz_major3_cos", b, "chroma", "tonnetz", circle="major3", fn="cos")
     add("chroma_clarity", b, "chroma", "chroma_clarity", c=0.15, s=0.1)
-    # --- core: loudness and spectrum (14)
+    # --- core: loudness and spectrum (17)
     b = "core"
     add("loudness", b, "loudness_lufs", "tanh", "LUFS", c=-14.0, s=8.0)
     add("loudness_range", b, "loudness_range_lu", "tanh", "LU", c=4.0, s=4.0)
@@ -308,7 +305,19 @@ def _build() -> tuple[Dim, ...]:
     add("spectral_flatness", b, "spectral_flatness", "tanh_log10", "", c=0.003, s=1.0)
     add("spectral_flux", b, "spectral_flux", "tanh_log2", "dB/frame", c=1.2, s=1.5)
     add("zero_crossing_rate", b, "zcr", "tanh_log2", "1/sample", c=0.07, s=1.0)
-    add("high_frequency_ratio", b, "hf_ratio", "tanh", "", c=0.05, s=0.1)
+    # native-rate high bands (above the analysis band: brightness, air, the encoder's low-pass)
+    for g, name in enumerate(("5k5_11k", "11k_15k", "15k_18k", "18k_21k")):
+        add(
+            f"high_band_{name}",
+            b,
+            "hf_profile_db",
+            "band_tanh",
+            "dB",
+            group=g,
+            groups=4,
+            c=-50.0,
+            s=20.0,
+        )
     for g, name in enumerate(("low", "mid", "high")):
         add(
             f"spectral_contrast_{name}",

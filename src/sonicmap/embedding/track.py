@@ -365,8 +365,8 @@ def _encode_block(
                 out[g.dims] = np.tanh((x - g.c) / g.s).T
         for src, dims in _BAND_DIMS.items():
             arr = lists[src]
-            groups = np.array_split(np.arange(arr.shape[1]), 3)
             for d in dims:
+                groups = np.array_split(np.arange(arr.shape[1]), d.params.get("groups", 3))
                 cols = groups[d.params["group"]]
                 x = arr[:, cols].mean(axis=1) if len(cols) else np.full(len(arr), np.nan)
                 out[d.index] = np.tanh((x - d.params["c"]) / d.params["s"])

@@ -84,3 +84,30 @@ def test_spectral_valley_is_low_for_partials_and_high_for_noise() -> None:
     _, v_loud = spectral.contrast_and_valley(noise * 100, bands)
     np.testing.assert_allclose(v_loud, v_noise, atol=1e-3)
     np.testing.assert_allclose(c_tones, spectral.spectral_contrast(tones, bands))
+
+
+def test_high_band_profile_shows_the_low_pass_of_an_encoding(tmp_path) -> None:
+    import soundfile as sf
+
+    from sonicmap.analysis.analyze import analyze_file
+    from sonicmap.analysis.decode import HF_EDGES_HZ
+
+    sr = 44100
+    rng = np.random.default_rng(3)
+    full = rng.normal(0.0, 0.1, 8 * sr)
+    # the same noise low-passed at 16 kHz (as an encoder would): FFT brick wall
+    X = np.fft.rfft(full)
+    X[np.fft.rfftfreq(full.size, 1 / sr) > 16000] = 0
+    cut = np.fft.irfft(X, n=full.size)
+    profiles = {}
+    for name, y in (("full", full), ("cut", cut)):
+        sf.write(tmp_path / f"{name}.wav", np.stack([y, y], axis=1), sr)
+        profiles[name] = analyze_file(tmp_path / f"{name}.wav", tags=None).features["hf_profile_db"]
+    assert len(profiles["full"]) == len(HF_EDGES_HZ) - 1
+    # white noise: each band's share ∝ its width (≈ -10 … -15 dB of the 0-22 kHz power)
+    widths = np.diff(HF_EDGES_HZ)
+    np.testing.assert_allclose(profiles["full"], 10 * np.log10(widths / (sr / 2)), atol=1.0)
+    # below the cut the same bands hold a larger share of less power, above it nothing is left
+    gain = 10 * np.log10((sr / 2) / 16000)
+    np.testing.assert_allclose(profiles["cut"][:4], np.array(profiles["full"][:4]) + gain, atol=0.5)
+    assert max(profiles["cut"][6:]) < -60.0

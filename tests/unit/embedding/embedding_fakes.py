@@ -57,6 +57,7 @@ def make_features(**over: Any) -> dict[str, Any]:
         "fluctuation_gravity_hz": 5.4,
         "fluctuation_strength": 1.25,
         "hf_ratio": 0.015,
+        "hf_profile_db": [-35.0, -42.0, -50.0, -55.0, -60.0, -70.0, -80.0, -95.0],
         "energy": 0.6,
         "valence": 0.5,
         "acousticness": 0.3,
@@ -129,6 +130,7 @@ def random_library(n: int, seed: int = 0) -> tuple[list[dict[str, Any]], list[li
             fluctuation_gravity_hz=float(rng.uniform(4.5, 6.5)),
             fluctuation_strength=float(rng.uniform(0.3, 4.0)),
             hf_ratio=float(rng.uniform(0.0, 0.2)),
+            hf_profile_db=np.sort(rng.uniform(-100, -20, 8))[::-1].tolist(),
             **{
                 k: float(rng.uniform())
                 for k in (
