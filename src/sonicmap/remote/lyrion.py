@@ -205,7 +205,11 @@ class LyrionClient(http.BaseClient):
             )
         pid = res.get("playlist_id")
         if pid is None:
-            raise ServerError(self.name, f"created playlist {name!r} without giving its id")
+            raise ServerError(
+                self.name,
+                f"did not create playlist {name!r} (no playlist id; is LMS's playlist folder "
+                "set? Settings > Basic Settings)",
+            )
         self._append(str(pid), song_ids)
         return str(pid)
 

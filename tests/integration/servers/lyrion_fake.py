@@ -36,6 +36,7 @@ class LyrionState:
     playlists: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> {name, tracks}
     requests: list[list[str]] = field(default_factory=list)
     next_id: int = 1001
+    playlist_folder: bool = True  # LMS creates playlists only when its playlist folder is set
     garbage: bytes | None = None  # answered instead of JSON-RPC, when set
 
     def add_track(
@@ -147,6 +148,8 @@ def make_handler(state: LyrionState) -> type[BaseHTTPRequestHandler]:
                         for n, i in enumerate(ids)]  # fmt: skip
                 return {"count": len(rows), "playlisttracks_loop": rows[start : start + count]}
             if sub == "new":
+                if not state.playlist_folder:
+                    return {}  # setStatusBadConfig: no result
                 if p["name"] in by_name:
                     return {"overwritten_playlist_id": by_name[p["name"]]}
                 new = max([*pls, 900]) + 1

@@ -110,6 +110,22 @@ def test_sync_by_path_and_tags_then_playlists_keep_their_ids(
     res = cli("playlists", "push", "--server", "lms", "--cluster", "0", "--count", "3", "--json")
     third = json.loads(res.stdout)["playlists"][0]
     assert third["action"] == "recreated" and int(third["playlist_id"]) in pls
+    res = cli("playlists", "push", "--server", "lms", "--cluster", "0", "--name", "Mine")
+    assert res.output.strip() == (
+        "error: server 'lms': already has another playlist named 'Mine' (id 7); "
+        "not renaming over it"
+    )
+    assert pls[7] == {"name": "Mine", "tracks": [first_song]}
+    # a name an LMS playlist already has is refused, never written over; so is a missing folder
+    res = cli("playlists", "push", "--server", "lms", "--cluster", "1", "--name", "Mine")
+    assert res.exit_code == 1 and pls[7] == {"name": "Mine", "tracks": [first_song]}
+    assert res.output.strip() == (
+        "error: server 'lms': already has a playlist named 'Mine' (id 7); "
+        "rename or delete it, or push under another name"
+    )
+    lyrion.state.playlist_folder = False
+    res = cli("playlists", "push", "--server", "lms", "--cluster", "1")
+    assert res.exit_code == 1 and "is LMS's playlist folder set?" in res.output
 
 
 def test_catalogue_pages_resume_from_their_cursor(lyrion: FakeLyrion) -> None:
