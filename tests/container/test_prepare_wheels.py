@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from types import ModuleType
@@ -57,3 +59,24 @@ def test_markers_are_evaluated_for_the_target(tmp_path: Path) -> None:
     amd = pw.missing_for_target(tmp_path, top, pw.target_envs("x86_64", "3.11"))
     assert amd == ["async-timeout>=4.0.3"]
     assert pw.missing_for_target(tmp_path, top, pw.target_envs("x86_64", "3.12")) == []
+
+
+def test_check_tells_current_wheels_from_stale_or_missing(tmp_path: Path) -> None:
+    pw = _load()
+    script = [sys.executable, str(ROOT / "scripts" / "prepare-wheels"), "amd64", "--check"]
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*script, "--dest", str(tmp_path)], capture_output=True, text=True, timeout=60
+        )
+
+    res = check()
+    assert res.returncode == 1 and "no prepared wheels" in res.stderr
+    _wheel(tmp_path, "numpy", "2.0", [])
+    (tmp_path / pw.STAMP).write_text(pw.stamp_text(["numpy>=1.0"], "3.11"))
+    res = check()
+    assert res.returncode == 1 and "pyproject.toml changed" in res.stderr
+    (tmp_path / pw.STAMP).write_text(pw.stamp_text(pw.project_requirements(), "3.11"))
+    assert check().returncode == 0
+    (tmp_path / pw.STAMP).write_text(pw.stamp_text(pw.project_requirements(), "3.12"))
+    assert check().returncode == 1
