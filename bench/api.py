@@ -101,7 +101,7 @@ def populate(url: str, n_artists: int, *, seed: int = 0, n_styles: int = 8) -> d
             )
         ]
     store.dispose()
-    return {"fill_s": t_fill, "train_s": t_train, "k": summary.get("k"), "clusters": clusters}
+    return {"fill_s": t_fill, "train_s": t_train, "k": summary.k, "clusters": clusters}
 
 
 # -- server -------------------------------------------------------------------------------------
