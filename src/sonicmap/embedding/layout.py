@@ -40,7 +40,7 @@ from typing import Any
 
 from sonicmap.errors import SonicmapError
 
-LAYOUT_VERSION: int = 3
+LAYOUT_VERSION: int = 4
 """Version of the layout; stored with every track and artist vector."""
 
 DIM: int = 64
@@ -84,15 +84,16 @@ TUNING_FILE = Path(__file__).with_name("tuning.json")
 ``bench/tune_embedding.py`` (committed constants, never statistics of the user's library)."""
 
 
-def _load_tuning() -> dict[str, dict[str, float]]:
+def _load_tuning() -> dict[str, Any]:
     try:
-        data = json.loads(TUNING_FILE.read_text())
+        return dict(json.loads(TUNING_FILE.read_text(encoding="utf-8")))
     except FileNotFoundError:  # pragma: no cover - the file ships with the package
         return {}
-    return dict(data.get("dims", {}))
 
 
-TUNING: dict[str, dict[str, float]] = _load_tuning()
+TUNING_META: dict[str, Any] = _load_tuning()
+"""The whole ``tuning.json`` (provenance, the chosen exponent and scale factor, the scores)."""
+TUNING: dict[str, dict[str, float]] = dict(TUNING_META.get("dims", {}))
 """Dimension name → {"c", "s", "weight"} overriding the defaults in :func:`_build`."""
 
 GENRE_PARENTS: tuple[str, ...] = (
@@ -521,7 +522,7 @@ def render_markdown() -> str:
         )
     out += [
         "",
-        "**How the constants were chosen** (layout version 2): on real recordings, not on the "
+        "**How the constants were chosen** (since layout version 2): on real recordings, not on the "
         "generated library. `bench/tune_embedding.py` reads the descriptors of the *tuning* half "
         "of the real-music development set (`bench/realmusic.py`: Debian game soundtracks, split "
         "by artist; the test half is never read) and writes `src/sonicmap/embedding/tuning.json`, "
@@ -529,12 +530,17 @@ def render_markdown() -> str:
         "a track's vector does not move as the library grows). For every dimension with a centre "
         "*c* and scale *s*: *c* = the median of the dimension's input over the tuning tracks "
         "(for log formulas, the value whose log is that median), so a typical recording encodes "
-        "to 0 and a missing input counts as typical; *s* = 2 × the robust standard deviation "
+        "to 0 and a missing input counts as typical; *s* = "
+        f"{_num(TUNING_META.get('scale_factor', 2))} × the robust standard deviation "
         "(interquartile range / 1.349) of the input. Every audio dimension *d* then gets the "
-        "weight *w_d* = *k*·√*F_d*·√*n_b*, *F_d* being its Fisher ratio on the tuning half "
-        "(between-artist over within-artist variance of the encoded value: a diagonal linear "
-        "discriminant), so its final scale *w_d*/√*n_b* is proportional to √*F_d*; *k* makes the "
-        "squared scales of the audio dimensions sum to 5. Dimensions that stay stable within an "
+        f"weight *w_d* = *k*·*F_d*^{_num(TUNING_META.get('fisher_exponent', 0.5))}·√*n_b*, *F_d* "
+        "being its Fisher ratio on the tuning half (between-artist over within-artist variance of "
+        "the encoded value: a diagonal linear discriminant; the two coordinates of a circle share "
+        "their mean ratio), so its final scale *w_d*/√*n_b* grows with *F_d* whatever its block; "
+        "*k* makes the squared scales of the audio dimensions sum to 5. The exponent and the "
+        "scale factor are chosen by cross-validation over the tuning artists (fitted on half of "
+        "them, scored on the others: the mean of P@5 and MAP; the scores are kept in "
+        "`tuning.json`). Dimensions that stay stable within an "
         "artist and differ between artists (loudness, energy, spectral bandwidth, DFA) count "
         "most; the key and tonal-centroid dimensions, which barely separate artists, least. The "
         "genre block keeps weight 1 per block: the tuning set carries no genre tags, and a track "
