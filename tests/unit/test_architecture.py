@@ -60,7 +60,6 @@ OVERSIZE = {
     "sonicmap.library.tags",
     "sonicmap.synth.library",
     "sonicmap.synth.render",
-    "sonicmap.worker.tasks",
 }
 
 

@@ -14,7 +14,7 @@ from sonicmap.config import load_config
 from sonicmap.errors import NotEnoughDataError
 from sonicmap.pipeline import jobs
 from sonicmap.pipeline.results import CleanupResult, DriftResult, TrainResult
-from sonicmap.worker.tasks import backoff_seconds, is_transient
+from sonicmap.worker.runs import backoff_seconds, is_transient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "integration" / "worker"))
 from worker_helpers import seed_library, touch_tracks  # noqa: E402
