@@ -92,7 +92,17 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        #: plain sessions (reads: the API's request sessions)
         self.sessions = session_factory(engine)
+        # :meth:`session` transactions write: on SQLite they take the write lock when they
+        # begin (BEGIN IMMEDIATE), so one that reads first and writes later never fails with
+        # "database is locked" because another process committed in between; they queue
+        # behind other writers (busy timeout) instead.
+        self._write_sessions = (
+            session_factory(engine.execution_options(**{SQLITE_BEGIN_IMMEDIATE: True}))
+            if is_sqlite(engine)
+            else self.sessions
+        )
         #: open vector indexes by backend name (:func:`sonicmap.store.vectors.open_index`)
         self.vector_indexes: dict[str, VectorIndex] = {}
         self.vector_lock = threading.Lock()
@@ -109,8 +119,9 @@ class Store:
         return is_sqlite(self.engine)
 
     def session(self) -> Any:
-        """Context manager: one transaction, committed on success, rolled back on error."""
-        return session_scope(self.sessions)
+        """Context manager: one transaction, committed on success, rolled back on error (on
+        SQLite it holds the write lock from its start, see ``__init__``)."""
+        return session_scope(self._write_sessions)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -1,8 +1,12 @@
 """The scan lock: one scan at a time per library (``scan.lock`` in ``app_state``).
 
-The lock holds the scan id, host, pid and a heartbeat. A ``running`` session whose lock holder
-is dead (same host and its pid gone, or no heartbeat for :data:`STALE_AFTER`) is marked
-``interrupted``; a live one makes a new scan fail with :class:`ConflictError`.
+The lock holds the scan id, host, pid, the process's start time and a heartbeat. Taking it is
+atomic: the check and the write run in one transaction that holds the write lock from its start
+(SQLite ``BEGIN IMMEDIATE``) or a transaction-scoped advisory lock (PostgreSQL), so two scans
+started together cannot both pass the check. A ``running`` session whose lock holder is dead
+(same host: no process with that pid *and* start time — a reused pid in a container is not the
+holder; another host: no heartbeat for :data:`STALE_AFTER`) is marked ``interrupted``; a live one
+makes a new scan fail with :class:`ConflictError` naming it.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from sonicmap.errors import ConflictError
@@ -38,9 +42,40 @@ def set_state(ses: Session, key: str, value: Any, now: datetime) -> None:
     _set(ses, key, value, now=now)
 
 
+#: PostgreSQL advisory lock key serialising scan starts (any 64-bit number unique to sonicmap).
+ADVISORY_KEY = 0x5E11_5CA4
+
+
+def _process_started(pid: int) -> float | None:
+    """The start time (epoch seconds) of process ``pid``, None when there is none."""
+    try:
+        import psutil
+
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return float(proc.create_time())
+    except Exception:  # noqa: BLE001 - no such process (or no access): none for us
+        return None
+
+
 def lock_value(scan_id: int, host: str, now: datetime) -> dict[str, Any]:
     """What the lock holds for scan ``scan_id`` of this process at ``now``."""
-    return {"scan_id": scan_id, "host": host, "pid": os.getpid(), "heartbeat": now.isoformat()}
+    pid = os.getpid()
+    return {
+        "scan_id": scan_id,
+        "host": host,
+        "pid": pid,
+        "started": _process_started(pid),
+        "heartbeat": now.isoformat(),
+    }
+
+
+def serialise_starts(ses: Session) -> None:
+    """Make this transaction the only one starting a scan until it ends (PostgreSQL: an
+    advisory lock; SQLite: the session already holds the write lock)."""
+    if ses.get_bind().dialect.name == "postgresql":
+        ses.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_KEY})
 
 
 def write_lock(ses: Session, scan_id: int, host: str, now: datetime) -> None:
@@ -61,9 +96,10 @@ def end_dead_sessions(ses: Session, host: str, now: datetime) -> None:
     lock = get_state(ses, LOCK_KEY) or {}
     for sess in ses.scalars(select(ScanSession).where(ScanSession.status == "running")):
         if lock.get("scan_id") == sess.id and lock_alive(lock, host, now):
+            started = sess.started_at.isoformat(timespec="seconds") if sess.started_at else "?"
             raise ConflictError(
-                f"scan {sess.id} is still running (host {lock.get('host')}, pid "
-                f"{lock.get('pid')}); wait for it to finish"
+                f"scan {sess.id} is still running (started {started}, host {lock.get('host')}, "
+                f"pid {lock.get('pid')}); wait for it to finish"
             )
         log.warning(
             "marking scan left running by a dead process as interrupted scan_id=%s", sess.id
@@ -85,11 +121,10 @@ def lock_alive(lock: dict[str, Any], host: str, now: datetime) -> bool:
         pid = int(lock.get("pid") or 0)
         if pid <= 0 or pid == os.getpid():
             return False
-        try:
-            import psutil
-
-            proc = psutil.Process(pid)
-            return bool(proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE)
-        except Exception:  # noqa: BLE001 - no such process (or no access): dead for us
+        started = _process_started(pid)
+        if started is None:
             return False
+        recorded = lock.get("started")
+        # a lock written before start times were recorded: the pid alone decides
+        return recorded is None or abs(started - float(recorded)) < 1.0
     return now - beat < STALE_AFTER

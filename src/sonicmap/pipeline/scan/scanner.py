@@ -19,6 +19,7 @@ from sonicmap.pipeline.scan.lock import (
     end_dead_sessions,
     get_state,
     release_lock,
+    serialise_starts,
     set_state,
     write_lock,
 )
@@ -64,6 +65,7 @@ class Scanner:
     def begin(self, *, task_id: str | None) -> None:
         now = datetime.now(UTC)
         with self.store.session() as ses:
+            serialise_starts(ses)  # check and take the lock atomically
             end_dead_sessions(ses, self.host, now)
             row = ScanSession(
                 status="running", roots=list(self.walk_paths), started_at=now, task_id=task_id
