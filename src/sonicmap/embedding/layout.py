@@ -40,7 +40,7 @@ from typing import Any
 
 from sonicmap.errors import SonicmapError
 
-LAYOUT_VERSION: int = 4
+LAYOUT_VERSION: int = 5
 """Version of the layout; stored with every track and artist vector."""
 
 DIM: int = 64
@@ -292,7 +292,7 @@ def _build() -> tuple[Dim, ...]:
     add("tonnetz_minor3_sin", b, "chroma", "tonnetz", circle="minor3", fn="sin")
     add("tonnetz_minor3_cos", b, "chroma", "tonnetz", circle="minor3", fn="cos")
     add("chroma_clarity", b, "chroma", "chroma_clarity", c=0.15, s=0.1)
-    # --- core: loudness and spectrum (17)
+    # --- core: loudness and spectrum (20)
     b = "core"
     add("loudness", b, "loudness_lufs", "tanh", "LUFS", c=-14.0, s=8.0)
     add("loudness_range", b, "loudness_range_lu", "tanh", "LU", c=4.0, s=4.0)
@@ -307,19 +307,13 @@ def _build() -> tuple[Dim, ...]:
     add("spectral_flux", b, "spectral_flux", "tanh_log2", "dB/frame", c=1.2, s=1.5)
     add("zero_crossing_rate", b, "zcr", "tanh_log2", "1/sample", c=0.07, s=1.0)
     # native-rate high bands (above the analysis band: brightness, air, the encoder's low-pass)
-    for g, name in enumerate(("5k5_11k", "11k_15k", "15k_18k", "18k_21k")):
-        add(
-            f"high_band_{name}",
-            b,
-            "hf_profile_db",
-            "band_tanh",
-            "dB",
-            group=g,
-            groups=4,
-            c=-50.0,
-            s=20.0,
-        )
+    for i, name in enumerate(
+        ("5k5_8k", "8k_11k", "11k_13k", "13k_15k", "15k_16k5", "16k5_18k", "18k_19k5", "19k5_21k")
+    ):
+        add(f"high_band_{name}", b, "hf_profile_db", "item_tanh", "dB", item=i, c=-50.0, s=20.0)
     for g, name in enumerate(("low", "mid", "high")):
+        if name == "low":
+            continue
         add(
             f"spectral_contrast_{name}",
             b,
@@ -330,14 +324,16 @@ def _build() -> tuple[Dim, ...]:
             c=27.0,
             s=8.0,
         )
-    # --- timbre: the MFCC Gaussian (means, deviations, one correlation) and valleys (16)
+    # --- timbre: the MFCC Gaussian (means, deviations, one correlation) and valleys (14)
     b = "timbre"
     for i in range(1, 9):
         add(f"mfcc_mean_{i}", b, "mfcc_mean", "item_tanh", "", item=i, c=0.0, s=4.0)
-    for i in range(1, 5):
+    for i in range(1, 4):
         add(f"mfcc_std_{i}", b, "mfcc_std", "item_tanh_log2", "", item=i, c=4.0, s=1.0)
     add("mfcc_corr_1_2", b, "mfcc_corr", "item_tanh", "", item=0, c=0.0, s=0.5)
     for g, name in enumerate(("low", "mid", "high")):
+        if name == "low":
+            continue
         add(
             f"spectral_valley_{name}",
             b,
@@ -348,8 +344,8 @@ def _build() -> tuple[Dim, ...]:
             c=-30.0,
             s=15.0,
         )
-    # --- derived MIR scores (4)
-    for sc in ("energy", "valence", "acousticness", "mood_aggressive"):
+    # --- derived MIR scores (3)
+    for sc in ("energy", "acousticness", "mood_aggressive"):
         add(sc, "scores", sc, "score")
     # --- genre (12)
     for parent in GENRE_PARENTS:
