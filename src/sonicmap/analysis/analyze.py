@@ -117,7 +117,8 @@ class _Framer:
         )
         self.tail = buf[n * self.hop :].copy()
         # windowed frames in a reused array: valid until the next call (consumed at once)
-        return np.multiply(fr, self.window, out=scratch(self.name, (n, self.n_fft)))
+        frames: np.ndarray = np.multiply(fr, self.window, out=scratch(self.name, (n, self.n_fft)))
+        return frames
 
 
 @dataclass(frozen=True)
@@ -509,7 +510,7 @@ def _steady_malloc() -> bool:
         return False
     m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
     ok = mallopt(m_mmap_threshold, MALLOC_MMAP_THRESHOLD) == 1
-    return mallopt(m_trim_threshold, MALLOC_TRIM_THRESHOLD) == 1 and ok
+    return bool(mallopt(m_trim_threshold, MALLOC_TRIM_THRESHOLD) == 1) and ok
 
 
 @functools.cache

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import numpy as np
 
@@ -60,10 +61,12 @@ def k_power_response(freqs: np.ndarray, sr: float) -> np.ndarray:
     z = np.exp(-2j * np.pi * np.asarray(freqs, dtype=float) / sr)
     b1, a1, b2, a2 = k_weighting_ba(sr)
 
-    def h(b, a):
-        return (b[0] + b[1] * z + b[2] * z * z) / (a[0] + a[1] * z + a[2] * z * z)
+    def h(b: Any, a: Any) -> np.ndarray:
+        resp: np.ndarray = (b[0] + b[1] * z + b[2] * z * z) / (a[0] + a[1] * z + a[2] * z * z)
+        return resp
 
-    return np.abs(h(b1, a1) * h(b2, a2)) ** 2
+    power: np.ndarray = np.abs(h(b1, a1) * h(b2, a2)) ** 2
+    return power
 
 
 @functools.cache
@@ -77,7 +80,8 @@ def k_plateau_gain(sr: float, analysis_sr: float) -> float:
     return float(k_power_response(f, sr).mean())
 
 
-def _lufs(power: float | np.ndarray) -> np.ndarray:
+def _lufs(power: float | np.floating[Any] | np.ndarray) -> Any:
+    """LUFS of mean-square power (a scalar for a scalar, an array for an array)."""
     return -0.691 + 10 * np.log10(np.maximum(power, 1e-30))
 
 
@@ -107,7 +111,8 @@ def _blocks(z: np.ndarray, n: int) -> np.ndarray:
     if z.size < n:
         return np.zeros(0)
     c = np.concatenate([[0.0], np.cumsum(z, dtype=np.float64)])
-    return (c[n:] - c[:-n]) / n
+    means: np.ndarray = (c[n:] - c[:-n]) / n
+    return means
 
 
 def loudness_range(z: np.ndarray) -> float:

@@ -99,7 +99,8 @@ def _raw_acf(o: np.ndarray, max_lag: int) -> np.ndarray:
     """Σ_i o[i]·o[i+τ] for τ = 0 … max_lag (via the power spectrum, zero-padded: no wrap)."""
     nfft = _fft.next_fast_len(o.size + max_lag + 1, real=True)
     X = _fft.rfft(o, nfft)
-    return _fft.irfft(X.real**2 + X.imag**2, nfft)[: max_lag + 1]
+    result: np.ndarray = _fft.irfft(X.real**2 + X.imag**2, nfft)[: max_lag + 1]
+    return result
 
 
 def _normalised(r: np.ndarray, n: int) -> np.ndarray:
@@ -574,7 +575,8 @@ def dfa_exponents(
     taus, fl = taus[ok], fl[ok]
     if taus.size < 2:
         return np.zeros(0)
-    return np.diff(np.log10(fl)) / np.diff(np.log10(taus))
+    result: np.ndarray = np.diff(np.log10(fl)) / np.diff(np.log10(taus))
+    return result
 
 
 def dfa_danceability(env: np.ndarray, fps: float) -> float:

@@ -60,7 +60,8 @@ def dct_matrix(n_in: int = N_MELS, n_out: int = N_MFCC) -> np.ndarray:
     k = np.arange(n_out)[None, :]
     d = np.cos(np.pi / n_in * (n + 0.5) * k) * np.sqrt(2.0 / n_in)
     d[:, 0] /= np.sqrt(2.0)
-    return d.astype(np.float32)
+    result: np.ndarray = d.astype(np.float32)
+    return result
 
 
 @functools.cache
@@ -128,7 +129,8 @@ def _rolloff_bin(P: np.ndarray, share: float, *, width: int = 16) -> np.ndarray:
     rows = np.arange(n)
     before = np.where(g > 0, cg[rows, g - 1], 0.0)
     inner = np.cumsum(Q[rows, g], axis=1) + before[:, None]  # (n, width)
-    return g * width + (inner < thr).sum(axis=1)
+    result: np.ndarray = g * width + (inner < thr).sum(axis=1)
+    return result
 
 
 def contrast_bands(freqs: np.ndarray) -> list[slice]:

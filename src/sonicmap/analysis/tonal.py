@@ -161,7 +161,8 @@ def _rotations(profile: str) -> np.ndarray:
 
 def key_scores(chroma: np.ndarray, profile: str = DEFAULT_PROFILE) -> np.ndarray:
     """Pearson correlation of ``chroma`` with each key: [shape=(2, 12)], row 0 major, row 1 minor."""
-    return _rotations(profile) @ _norm(chroma)
+    result: np.ndarray = _rotations(profile) @ _norm(chroma)
+    return result
 
 
 def estimate_key(chroma: np.ndarray, profile: str = DEFAULT_PROFILE) -> tuple[int, str, float]:

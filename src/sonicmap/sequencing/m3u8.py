@@ -30,7 +30,7 @@ def relative_path(path: str, folder: str) -> str:
     the absolute path itself when no relative one exists (another Windows drive)."""
     mod = ntpath if (ntpath.splitdrive(path)[0] or "\\" in path) else posixpath
     try:
-        rel = mod.relpath(path, folder)
+        rel: str = mod.relpath(path, folder)
     except ValueError:  # different drives
         return path.replace("\\", "/") if mod is ntpath else path
     return rel.replace("\\", "/") if mod is ntpath else rel

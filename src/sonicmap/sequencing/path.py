@@ -81,12 +81,14 @@ def waypoints(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
     t = np.linspace(0.0, theta, n)
     pts = np.cos(t)[:, None] * u[None, :] + np.sin(t)[:, None] * v[None, :]
     pts[0], pts[-1] = u, w
-    return pts
+    out: np.ndarray = pts
+    return out
 
 
 def _angles(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Angles between unit rows of x [m, d] and y [k, d] → [m, k] radians."""
-    return np.arccos(np.clip(x @ y.T, -1.0, 1.0))
+    angles: np.ndarray = np.arccos(np.clip(x @ y.T, -1.0, 1.0))
+    return angles
 
 
 def _positions(a: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -99,7 +101,8 @@ def _positions(a: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
     if theta < 1e-9 or nv < 1e-12:
         return np.full(len(x), 0.5)
     v /= nv
-    return np.arctan2(x @ v, x @ a) / theta
+    pos: np.ndarray = np.arctan2(x @ v, x @ a) / theta
+    return pos
 
 
 def _layers(pos: np.ndarray, n_layers: int) -> list[np.ndarray]:
