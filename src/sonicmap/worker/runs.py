@@ -15,7 +15,6 @@ from celery.exceptions import Retry
 
 from sonicmap.errors import SonicmapError
 from sonicmap.pipeline import jobs
-from sonicmap.worker.app import get_config, get_store, get_worker_settings
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +101,9 @@ def run_recorded(
     ``on_retry(store)`` runs before a transient-failure retry, ``on_end(store)`` after a final
     outcome (success or permanent failure). Both are best effort.
     """
+    # imported here: worker.app imports worker.tasks (task discovery), which imports this module
+    from sonicmap.worker.app import get_config, get_store, get_worker_settings
+
     retry_cfg = get_config().gmm_clustering.retry
     ws = get_worker_settings()
     task_id = task.request.id
