@@ -41,8 +41,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import text
+from sqlalchemy import select
 
+from sonicmap.store.schema import Artist, ArtistCluster, ArtistEmbedding, GmmCluster, GmmModel
 from sonicmap.store.vectors import MemoryIndex, stack
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,9 @@ MAX_BYTES = 16 * 1024 * 1024
 """Total size of the response bodies kept per process."""
 
 # The tables whose content the cached answers depend on (PostgreSQL's second-level check).
-_TABLES = ("artists", "artist_embeddings", "gmm_models", "gmm_clusters", "artist_clusters")
+_TABLES = tuple(
+    t.__tablename__ for t in (Artist, ArtistEmbedding, GmmModel, GmmCluster, ArtistCluster)
+)
 
 
 # ------------------------------------------------------------------------------------------
@@ -269,13 +272,15 @@ class ReadCache:
     def _load(self, generation: int) -> ArtistSnapshot:
         with self.store.engine.connect() as conn:
             rows = conn.execute(
-                text(
-                    "SELECT e.artist_id, e.vector, a.name FROM artist_embeddings e "
-                    "JOIN artists a ON a.id = e.artist_id ORDER BY e.artist_id"
-                )
+                select(ArtistEmbedding.artist_id, ArtistEmbedding.vector, Artist.name)
+                .join(Artist, Artist.id == ArtistEmbedding.artist_id)
+                .order_by(ArtistEmbedding.artist_id)
             ).all()
             active = conn.execute(
-                text("SELECT id FROM gmm_models WHERE status = 'active' ORDER BY id DESC LIMIT 1")
+                select(GmmModel.id)
+                .where(GmmModel.status == "active")
+                .order_by(GmmModel.id.desc())
+                .limit(1)
             ).scalar()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         vecs = stack([r[1] for r in rows])
@@ -303,11 +308,9 @@ class ReadCache:
                 if snap.active_model is not None:
                     with self.store.engine.connect() as conn:
                         for a, b in conn.execute(
-                            text(
-                                "SELECT artist_id, probabilities FROM artist_clusters "
-                                "WHERE model_id = :m"
-                            ),
-                            {"m": snap.active_model},
+                            select(ArtistCluster.artist_id, ArtistCluster.probabilities).where(
+                                ArtistCluster.model_id == snap.active_model
+                            )
                         ):
                             p = membership_distribution(b)
                             if p is not None:
