@@ -34,6 +34,7 @@ from sonicmap.analysis.decode import (
     SEGMENT_S,
     DecodeStats,
     StreamInfo,
+    hf_band_shares,
     iter_blocks,
     scratch,
 )
@@ -62,6 +63,7 @@ _MEL_CENTRES = spectral.mel_edges()[1:-1]
 # mel bands (by centre frequency) whose flux makes the bass onset envelope of the tempo estimate
 _N_BASS_BANDS = int(np.count_nonzero(_MEL_CENTRES < rhythm.BASS_MAX_HZ))
 _CHUNK_S = 8
+_HF_BATCH = 32  # native-rate frames per batch of high-band FFTs (64 s of audio)
 _CHUNK = _CHUNK_S * ANALYSIS_SR
 
 
@@ -211,12 +213,24 @@ class _Accumulator:
         self.n_pending = 0
         self.hf_sum = np.zeros(len(HF_EDGES_HZ) - 1)
         self.n_hf = 0
+        self.hf_frames: list[np.ndarray] = []
+        self.hf_sr = ANALYSIS_SR
 
-    def feed_hf(self, hf: np.ndarray | None) -> None:
-        """Add the high-band shares of one block's native-rate frames."""
-        if hf is not None and hf.shape[0]:
-            self.hf_sum += hf.sum(axis=0)
-            self.n_hf += hf.shape[0]
+    def feed_hf(self, frames: np.ndarray | None, sr: int) -> None:
+        """Add one block's native-rate frames for the high-band profile (FFTs batched: per call
+        the cost is mostly overhead)."""
+        if frames is not None:
+            self.hf_frames.append(frames)
+            self.hf_sr = sr
+            if len(self.hf_frames) >= _HF_BATCH:
+                self._flush_hf()
+
+    def _flush_hf(self) -> None:
+        if self.hf_frames:
+            shares = hf_band_shares(np.concatenate(self.hf_frames), self.hf_sr)
+            self.hf_frames = []
+            self.hf_sum += shares.sum(axis=0)
+            self.n_hf += shares.shape[0]
 
     def feed(self, powers: np.ndarray, mono_powers: np.ndarray, y: np.ndarray) -> None:
         """Add one decoded block: its 100 ms powers and its mono mix at the analysis rate.
@@ -425,6 +439,7 @@ class _Accumulator:
         f["hf_ratio"] = round(
             float(np.clip(1.0 - low.sum() / tot, 0.0, 1.0)) if tot > 1e-12 else 0.0, 4
         )
+        self._flush_hf()
         hf = self.hf_sum / max(self.n_hf, 1)
         f["hf_profile_db"] = [round(float(max(10 * np.log10(v + 1e-10), -100.0)), 2) for v in hf]
         f["zcr"] = round(self.zc / max(self.n_low, 1), 5)
@@ -544,7 +559,7 @@ def _analyze(p: Path, max_duration_s: float | None, tags: Any) -> Analysis:
             cap = max_duration_s if max_duration_s is not None else 1800.0
             acc = _Accumulator(max_frames=int(cap * FPS) + 2)
         acc.feed(block.powers, block.mono_powers, block.mono)
-        acc.feed_hf(block.hf)
+        acc.feed_hf(block.hf, infos[0].sample_rate)
         n_native += block.n_native
     info = infos[0]
     assert acc is not None

@@ -109,9 +109,9 @@ class Block:
     mono_powers : np.ndarray [shape=(n_seg,), float64] — mean square of the native mono mix.
     mono : np.ndarray [shape=(n,), float32] — mono mix at :data:`ANALYSIS_SR`.
     n_native : int — native samples in this block.
-    hf : np.ndarray [shape=(k, len(HF_EDGES_HZ) - 1), float64] — for the k native-rate frames
-        of this block (one every :data:`HF_EVERY_S`), each band's share of the frame's power
-        (:func:`hf_band_shares`).
+    hf : np.ndarray [shape=(k, HF_N), float32] or None — the native-rate mono frames starting in
+        this block (one every :data:`HF_EVERY_S`) for the high-band profile
+        (:func:`hf_band_shares`, batched by the caller).
     """
 
     powers: np.ndarray
@@ -130,15 +130,19 @@ HF_EDGES_HZ = (5512.5, 8000.0, 11000.0, 13000.0, 15000.0, 16500.0, 18000.0, 1950
 
 
 @functools.cache
-def _hf_tables(sr: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """(Hann window [float32], band index per rfft bin (−1 outside), frame step in samples)."""
+def _hf_tables(sr: int) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    """(Hann window [float32], band matrix [shape=(n_bins, n_bands), float32]: 1 where a bin
+    lies in a band, frame step in samples, sample offsets 0 … HF_N − 1 of a frame)."""
     f = np.fft.rfftfreq(HF_N, 1.0 / sr)
     band = np.searchsorted(np.asarray(HF_EDGES_HZ), f, side="right") - 1
     band[(f < HF_EDGES_HZ[0]) | (f >= HF_EDGES_HZ[-1])] = -1
+    n_bands = len(HF_EDGES_HZ) - 1
+    M = (band[:, None] == np.arange(n_bands)[None, :]).astype(np.float32)
     win = np.hanning(HF_N + 1)[:-1].astype(np.float32)
-    for a in (band, win):
+    offsets = np.arange(HF_N)
+    for a in (M, win, offsets):
         a.flags.writeable = False
-    return win, band, max(HF_N, int(round(HF_EVERY_S * sr)))
+    return win, M, max(HF_N, int(round(HF_EVERY_S * sr))), offsets
 
 
 def hf_band_shares(frames: np.ndarray, sr: int) -> np.ndarray:
@@ -147,18 +151,14 @@ def hf_band_shares(frames: np.ndarray, sr: int) -> np.ndarray:
     frames : [shape=(k, HF_N), float32] at ``sr``. Returns [shape=(k', n_bands), float64] for the
     k' frames with any power (silent frames are left out).
     """
-    win, band, _ = _hf_tables(sr)
-    P = np.abs(np.fft.rfft(frames * win, axis=1)) ** 2
+    from scipy.fft import rfft  # float32 in, complex64 out
+
+    win, M, _, _ = _hf_tables(sr)
+    X = rfft(frames * win, axis=1)
+    P = X.real * X.real + X.imag * X.imag
     total = P.sum(axis=1)
     keep = total > 1e-12
-    inside = band >= 0
-    n_bands = len(HF_EDGES_HZ) - 1
-    S = np.zeros((int(keep.sum()), n_bands))
-    if S.shape[0]:
-        Pk = P[keep][:, inside]
-        np.add.at(S.T, band[inside], Pk.T)
-        S /= total[keep][:, None]
-    return S
+    return ((P[keep] @ M) / total[keep, None]).astype(np.float64)
 
 
 def _channel_weights(layout: av.AudioLayout, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -553,18 +553,19 @@ class _Emitter:
                 y = np.concatenate([y, low.flush()])
         return Block(powers, mono_powers, y, n, hf)
 
-    def _hf(self, mono: np.ndarray, n: int) -> np.ndarray:
-        """High-band shares of the native frames starting in this block (one per HF_EVERY_S;
-        a frame that would cross the block's end starts at the next block's beginning)."""
-        _, _, step = _hf_tables(self.sr)
+    def _hf(self, mono: np.ndarray, n: int) -> np.ndarray | None:
+        """The native frames starting in this block (one per HF_EVERY_S; a frame that would
+        cross the block's end starts at the next block's beginning), None when there is none."""
+        _, _, step, offsets = _hf_tables(self.sr)
         first = max(self.next_hf - self.pos, 0)
-        starts = np.arange(first, n - HF_N + 1, step)
         self.pos += n
-        if not starts.size:
-            return np.zeros((0, len(HF_EDGES_HZ) - 1))
-        self.next_hf = self.pos - n + int(starts[-1]) + step
-        frames = mono[starts[:, None] + np.arange(HF_N)]
-        return hf_band_shares(frames, self.sr)
+        if first > n - HF_N:
+            return None
+        starts = range(first, n - HF_N + 1, step)
+        self.next_hf = self.pos - n + starts[-1] + step
+        if len(starts) == 1:  # (a copy: mono is a reused buffer)
+            return mono[first : first + HF_N][None, :].copy()
+        return mono[np.asarray(starts)[:, None] + offsets]
 
 
 def _decode_sndfile(
