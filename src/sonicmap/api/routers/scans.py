@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query
@@ -29,6 +31,7 @@ from sonicmap.api.schemas import (
     ScanRequest,
     TaskAccepted,
 )
+from sonicmap.pipeline.scan.lock import running_scan
 from sonicmap.store.schema import ScanFailure, ScanSession
 
 router = APIRouter(prefix="/scans", tags=["scans"])
@@ -47,11 +50,14 @@ MAX_FAILURES = 1000
 def start_scan(
     cfg: ConfigDep,
     queue: QueueDep,
+    session: SessionDep,
     body: Annotated[ScanRequest | None, Body()] = None,
 ) -> TaskAccepted:
     """Queue ``scan_library``. ``path`` (optional) must lie inside a library root: ``..``,
     absolute paths elsewhere and symlinks leading out are refused with 403 ``path_not_allowed``;
-    a path inside a root that does not exist is 422."""
+    a path inside a root that does not exist is 422. While a scan is running the request is
+    ``coalesced`` into it (its task id is returned); a running scan started by the CLI (no task)
+    answers 409 naming it."""
     roots = list(cfg.settings.library_roots)
     paths: list[str] | None = None
     if body is not None and body.path is not None:
@@ -65,6 +71,16 @@ def start_scan(
             "conflict",
             "no library roots are configured, so there is nothing to scan; "
             "set SONICMAP_LIBRARY_ROOTS (':'-separated folders)",
+        )
+    running = running_scan(session, socket.gethostname(), datetime.now(UTC))
+    if running is not None:
+        if running.task_id:
+            return TaskAccepted(task_id=running.task_id, task="scan_library", status="coalesced")
+        raise ApiError(
+            409,
+            "conflict",
+            f"scan {running.id} is still running (started by the command line, not a task); "
+            "wait for it to finish",
         )
     task_id = queue.enqueue("scan_library", {"paths": paths})
     return TaskAccepted(task_id=task_id, task="scan_library", status="queued")

@@ -128,3 +128,12 @@ def lock_alive(lock: dict[str, Any], host: str, now: datetime) -> bool:
         # a lock written before start times were recorded: the pid alone decides
         return recorded is None or abs(started - float(recorded)) < 1.0
     return now - beat < STALE_AFTER
+
+
+def running_scan(ses: Session, host: str, now: datetime) -> ScanSession | None:
+    """The ``running`` scan session whose lock holder is alive, if any (read only)."""
+    lock = get_state(ses, LOCK_KEY) or {}
+    sess = ses.get(ScanSession, lock.get("scan_id")) if lock.get("scan_id") else None
+    if sess is None or sess.status != "running" or not lock_alive(lock, host, now):
+        return None
+    return sess
