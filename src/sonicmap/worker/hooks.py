@@ -13,15 +13,18 @@ cluster``, ``sonicmap models activate``, the embedded auto-queue):
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sonicmap.config import AppConfig
 from sonicmap.pipeline.autoqueue import embedded_after_scan
-from sonicmap.pipeline.scan import ScanHook
+from sonicmap.pipeline.scan import ScanHook, ScanResult
 from sonicmap.worker.followups import (
     refresh_playlists_after_activation,
     sync_servers_after_scan,
 )
+
+if TYPE_CHECKING:
+    from sonicmap.store.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +43,7 @@ def embedded_with_servers(cfg: AppConfig) -> ScanHook:
     (an in-process training; cluster playlists refreshed when it activated a model)."""
     auto = embedded_after_scan(cfg)
 
-    def after_scan(store: Any, result: Any = None) -> dict[str, Any]:
+    def after_scan(store: Store, result: ScanResult | None = None) -> dict[str, Any]:
         servers = sync_servers_after_scan(store, cfg, result)
         out = dict(auto(store, result))
         if out.get("status") == "completed":

@@ -132,12 +132,13 @@ def celery_after_scan(store: Any, result: ScanResult | None = None) -> dict[str,
     return {**out, "servers": servers} if servers is not None else out
 
 
-def _queue_server_syncs(store: Any, result: Any) -> dict[str, Any] | None:
+def _queue_server_syncs(store: Any, result: ScanResult | None) -> dict[str, Any] | None:
     """After a completed scan, queue ``sync_servers`` when a server asks to be synced then."""
     from sonicmap.pipeline.servers import servers_with_option
 
-    status = result.get("status") if isinstance(result, dict) else getattr(result, "status", None)
-    if status not in (None, "completed") or not servers_with_option(store, "sync_after_scan"):
+    if result is not None and result.status != "completed":
+        return None
+    if not servers_with_option(store, "sync_after_scan"):
         return None
     try:
         res = sync_servers.apply_async(
