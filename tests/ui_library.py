@@ -37,6 +37,7 @@ def build(
     tracks_per_artist: int = 3,
     k: int = 5,
     seed: int = 0,
+    models: int = 2,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Create and fill the database at ``url``; returns ids useful to tests."""
@@ -45,7 +46,7 @@ def build(
     migrate.upgrade(engine)
     store = Store(engine)
     rng = np.random.default_rng(seed)
-    X, _ = correlated_mixture(n_artists, k, seed=seed)
+    X, comp = correlated_mixture(n_artists, k, seed=seed)
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     n_tracks = n_artists * tracks_per_artist
     T = np.repeat(X, tracks_per_artist, axis=0) + 0.08 * rng.normal(size=(n_tracks, X.shape[1]))
@@ -78,6 +79,25 @@ def build(
                 for j in range(n_tracks)
             ],
         )
+        # Descriptors that follow the styles, so clusters get labels ("fast · energetic", ...).
+        c = comp[np.arange(n_tracks) // tracks_per_artist] / max(1, k - 1)
+        s.execute(
+            db.TrackFeatures.__table__.insert(),
+            [
+                {
+                    "track_id": j + 1,
+                    "analysis_version": 1,
+                    "features": {
+                        "bpm": float(75 + 70 * c[j] + rng.normal(0, 4)),
+                        "energy": float(np.clip(0.2 + 0.6 * c[j] + rng.normal(0, 0.05), 0, 1)),
+                        "acousticness": float(np.clip(0.9 - 0.8 * c[j], 0, 1)),
+                        "mode": "minor" if (j // tracks_per_artist) % 3 == 0 else "major",
+                    },
+                    "sources": {},
+                }
+                for j in range(n_tracks)
+            ],
+        )
         put_embeddings(s, "track", list(range(1, n_tracks + 1)), T, layout_version=LAYOUT_VERSION)
         put_embeddings(
             s,
@@ -92,7 +112,9 @@ def build(
         {"gmm_clustering": {"auto_queue": {"min_artists": 10, "max_components": max(2, k + 2)}}}
     )
     cfg = AppConfig(settings=load_settings({}), gmm=gmm)
-    first = clustering.train(store, cfg, force=True, now=now - timedelta(days=7), seed=1)
+    first = None
+    if models > 1:
+        first = clustering.train(store, cfg, force=True, now=now - timedelta(days=7), seed=1)
     second = clustering.train(store, cfg, force=True, now=now - timedelta(days=1), seed=0)
     with store.session() as s:
         for d in range(6):
@@ -130,7 +152,7 @@ def build(
     store.dispose()
     return {
         "active_model": second.model_id,
-        "archived_model": first.model_id,
+        "archived_model": first.model_id if first else None,
         "n_artists": n_artists,
         "n_tracks": n_tracks,
     }

@@ -18,7 +18,7 @@ from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
 
-def wait(cond: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
+def wait(cond: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -47,13 +47,14 @@ def results_for(d: Any, q: str) -> list[Any]:
     return rows if rows and all(q in r.text for r in rows) else []
 
 
-def alert_text(d: Any) -> str:
-    return wait(
-        lambda: (
-            d.find_element(By.ID, "alert").is_displayed() and d.find_element(By.ID, "alert").text
-        ),
-        what="alert",
-    )
+def alert_text(d: Any, needle: str) -> str:
+    """The message box's text once it contains ``needle``."""
+
+    def text() -> str:
+        box = d.find_element(By.ID, "alert")
+        return box.text if box.is_displayed() and needle in box.text else ""
+
+    return wait(text, what=f"a message with {needle!r}")
 
 
 def test_map_draws_one_dot_per_artist(browser, library) -> None:
@@ -134,6 +135,43 @@ def test_a_path_between_two_tracks_is_drawn_and_listed(browser, library) -> None
     screenshot(d, "path")
 
 
+def post_json(base: str, path: str, body: dict[str, Any]) -> Any:
+    req = urllib.request.Request(
+        base + "/api/v1" + path,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "X-API-Key": KEY},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.load(r)
+
+
+def test_push_shows_with_a_music_server_and_says_why_it_cannot_run(browser, library) -> None:
+    d, base = browser, library["base"]
+    open_page(d, base, "tracks")
+    assert not d.find_element(By.ID, "push-box").is_displayed()  # no server yet
+    post_json(base, "/servers", {"name": "home", "kind": "subsonic", "url": "http://127.0.0.1:9",
+                                 "user": "me", "secret": {"value": "pw"}, "test": False})  # fmt: skip
+    open_page(d, base, "tracks")
+    d.execute_script("sessionStorage.setItem('sonicmap.apiKey', arguments[0])", KEY)
+    d.find_element(By.ID, "track-q").send_keys("Song 3")
+    d.find_element(By.CSS_SELECTOR, "#track-search button").click()
+    rows = wait(lambda: results_for(d, "Song 3"), what="results")
+    rows[0].find_element(By.XPATH, ".//button[text()='From']").click()
+    rows[-1].find_element(By.XPATH, ".//button[text()='To']").click()
+    d.find_element(By.CSS_SELECTOR, "#path-form button[type=submit]").click()
+    push = wait(
+        lambda: (
+            d.find_element(By.ID, "push-playlist").is_displayed()
+            and d.find_element(By.ID, "push-playlist")
+        )
+    )
+    assert d.find_element(By.ID, "push-server").get_attribute("value") == "home"
+    push.click()
+    # Embedded mode has no worker to run the push: the page relays the server's reason.
+    assert "broker_unavailable" in alert_text(d, "HTTP 503")
+
+
 def test_model_activation_needs_the_key(browser, library) -> None:
     d, base = browser, library["base"]
     archived = library["archived_model"]
@@ -149,13 +187,13 @@ def test_model_activation_needs_the_key(browser, library) -> None:
     activate_button().click()
     wait(lambda: d.find_element(By.ID, "key-dialog").is_displayed(), what="key dialog")
     d.find_element(By.CSS_SELECTOR, "#key-form button[value=cancel]").click()
-    assert "needs the API key" in alert_text(d)
+    alert_text(d, "needs the API key")
     # A wrong key: the server refuses (401) and the page says so.
     activate_button().click()
     wait(lambda: d.find_element(By.ID, "key-dialog").is_displayed(), what="key dialog")
     d.find_element(By.ID, "key-input").send_keys("wrong-key")
     d.find_element(By.CSS_SELECTOR, "#key-form button[value=save]").click()
-    assert "HTTP 401" in alert_text(d)
+    assert "invalid" in alert_text(d, "HTTP 401").lower()
     assert get_json(base, f"/gmm/models/{archived}")["status"] == "archived"
     # The right key: activated, and the table marks it.
     activate_button().click()
@@ -187,8 +225,8 @@ def test_api_errors_read_as_sentences(browser, library) -> None:
     count.send_keys("900")  # above the API's 500
     d.execute_script("document.getElementById('path-count').removeAttribute('max')")
     d.find_element(By.CSS_SELECTOR, "#path-form button[type=submit]").click()
-    text = alert_text(d)
-    assert "count" in text and "HTTP 422" in text and "500" in text
+    text = alert_text(d, "HTTP 422")
+    assert "count" in text and "500" in text
     # No uncaught script error on the way (handled API errors are logged, not thrown).
     assert [e for e in d.get_log("browser") if e["source"] == "javascript"] == []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import typer
 
@@ -53,5 +54,70 @@ def serve(
         raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _can_open_browser() -> bool:
+    """A graphical browser can be shown: macOS, Windows, or a Linux/BSD desktop session (a text
+    browser on a headless Pi would take over the terminal)."""
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+@handle_errors
+def ui(
+    port: int = typer.Option(
+        0, "--port", min=0, max=65535, help="TCP port on 127.0.0.1 (0 = any free port)."
+    ),
+    open_browser: bool = typer.Option(
+        True, "--browser/--no-browser", help="Open the page in a browser when one is available."
+    ),
+) -> None:
+    """Open the web page: serve it on 127.0.0.1 (embedded, one process), print its URL and open a
+    browser. Stop with Ctrl+C."""
+    import threading
+    import time
+    import webbrowser
+
+    import uvicorn
+
+    cfg = get_config()
+    port = port or _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    config = uvicorn.Config(
+        "sonicmap.api.app:create_app",
+        factory=True,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning" if cfg.settings.log_level != "DEBUG" else "debug",
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+
+    def announce() -> None:
+        while not server.started and not server.should_exit:
+            time.sleep(0.05)
+        if server.started:
+            typer.echo(f"sonicmap is at {url}  (Ctrl+C stops it)")
+            if open_browser and _can_open_browser():
+                try:
+                    webbrowser.open(url)
+                except webbrowser.Error:
+                    pass
+
+    threading.Thread(target=announce, daemon=True).start()
+    try:
+        server.run()
+    except OSError as exc:
+        raise fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
+
+
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
+    app.command("ui")(ui)

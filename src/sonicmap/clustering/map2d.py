@@ -58,16 +58,17 @@ def knn(
         raise ValueError(f"k must be in 1..{m - 1 if self_search else m}, got {k}")
     sq_r = np.einsum("ij,ij->i", R, R)
     sq_x = sq_r if self_search else np.einsum("ij,ij->i", X, X)
+    # |x - r|^2 = |x|^2 + (|r|^2 - 2 x.r): a row's order needs only the bracket, so |x|^2 is
+    # added to the few kept values only (two passes over each block instead of four)
+    R2T = np.ascontiguousarray((-2.0 * R).T)
     idx = np.empty((n, k), np.int64)
     dist = np.empty((n, k), np.float32)
     n_sub = max(1024, 64 * k)
     subset = np.linspace(0, m - 1, n_sub).astype(np.int64) if m > 2 * n_sub else None
     for s in range(0, n, block):
         e = min(n, s + block)
-        D = X[s:e] @ R.T
-        D *= -2.0
+        D = X[s:e] @ R2T
         D += sq_r[None, :]
-        D += sq_x[s:e, None]
         if self_search:
             D[np.arange(e - s), np.arange(s, e)] = np.inf
         # The k-th smallest distance among a subset of the columns bounds the true k-th from
@@ -76,7 +77,7 @@ def knn(
         cols = D[:, subset] if subset is not None else D
         kth = np.partition(cols, k - 1, axis=1)[:, k - 1 : k]
         r, c = np.nonzero(D <= kth)
-        dv = D[r, c]
+        dv = D[r, c] + sq_x[s + r]
         order = np.lexsort((c, dv, r))  # by row, then distance, ties by index
         r, c, dv = r[order], c[order], dv[order]
         pos = np.arange(len(r)) - np.searchsorted(r, r)
@@ -109,11 +110,11 @@ def _perplexity_weights(dist: np.ndarray, perplexity: float) -> np.ndarray:
     return out
 
 
-def _pca2(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _pca2(X: np.ndarray) -> np.ndarray:
     Xc = X - X.mean(axis=0)
-    sample = Xc[rng.choice(len(Xc), min(len(Xc), 5000), replace=False)]
-    _, _, vt = np.linalg.svd(sample, full_matrices=False)
-    Y = Xc @ vt[:2].T
+    cov = (Xc.T @ Xc).astype(np.float64)  # d x d: cheap for any n
+    _, vecs = np.linalg.eigh(cov)
+    Y = Xc @ vecs[:, ::-1][:, :2]
     if Y.shape[1] < 2:
         Y = np.column_stack([Y, np.zeros((len(Y), 2 - Y.shape[1]))])
     out: np.ndarray = Y
@@ -200,10 +201,10 @@ def _repulsion(Y: np.ndarray, *, max_grid: int) -> tuple[np.ndarray, float]:
 def map_layout(
     X: np.ndarray,
     *,
-    perplexity: float = 5.0,
-    n_iter: int = 300,
-    early_iter: int = 75,
-    exaggeration: float = 12.0,
+    perplexity: float = 10.0,
+    n_iter: int = 200,
+    early_iter: int = 50,
+    exaggeration: float = 2.0,
     max_grid: int = 96,
     seed: int = 0,
 ) -> np.ndarray:
@@ -250,7 +251,7 @@ def map_layout(
     A = sp.coo_matrix((P, (np.repeat(np.arange(n), k), idx.ravel())), shape=(n, n)).tocsr()
     A = ((A + A.T) / (2.0 * n)).tocoo()  # symmetric joint probabilities, sum 1
     head, tail, p = A.row.astype(np.int64), A.col.astype(np.int64), A.data
-    Y = _pca2(X, rng)
+    Y = _pca2(X)
     spread = float(Y[:, 0].std())
     Y = Y * (1e-4 / spread) if spread > 0 else rng.normal(0.0, 1e-4, size=(n, 2))
     Y += rng.normal(0.0, 1e-6, size=Y.shape)  # separates exact duplicates
@@ -279,12 +280,16 @@ def map_layout(
     return _scale(Y)
 
 
-def place_points(X: np.ndarray, ref: np.ndarray, ref_xy: np.ndarray, *, k: int = 5) -> np.ndarray:
+def place_points(
+    X: np.ndarray, ref: np.ndarray, ref_xy: np.ndarray, *, k: int = 5, pull: float = 0.1
+) -> np.ndarray:
     """Map positions for new points among already placed ones (no re-layout).
 
-    Each row of ``X`` [shape=(n, d)] lands at the inverse-distance weighted mean of the map
-    positions ``ref_xy`` [shape=(m, 2)] of its ``k`` nearest rows of ``ref`` [shape=(m, d)].
-    Returns [shape=(n, 2), float32].
+    Each row of ``X`` [shape=(n, d)] lands beside the map position of its nearest row of ``ref``
+    [shape=(m, d)] (positions ``ref_xy`` [shape=(m, 2)]), moved ``pull`` of the way towards the
+    inverse-distance weighted mean of its ``k`` nearest: close enough that the dot drawn next to
+    it is a true neighbour (a mean alone can fall into a gap beside another cluster), apart
+    enough not to hide it. Returns [shape=(n, 2), float32].
     """
     if len(X) == 0:
         return np.empty((0, 2), np.float32)
@@ -294,5 +299,8 @@ def place_points(X: np.ndarray, ref: np.ndarray, ref_xy: np.ndarray, *, k: int =
     idx, dist = knn(X, k, ref=ref)
     w = 1.0 / (dist.astype(np.float64) + 1e-6)
     w /= w.sum(axis=1, keepdims=True)
-    out: np.ndarray = np.einsum("nk,nkc->nc", w, np.asarray(ref_xy, np.float64)[idx])
+    xy = np.asarray(ref_xy, np.float64)
+    mean: np.ndarray = np.einsum("nk,nkc->nc", w, xy[idx])
+    nearest = xy[idx[:, 0]]
+    out: np.ndarray = nearest + pull * (mean - nearest)
     return out.astype(np.float32)

@@ -58,9 +58,11 @@ def test_place_points_lands_new_points_beside_their_neighbours() -> None:
     X = _unit(X)
     Y = map2d.map_layout(X[:350], seed=0)
     placed = map2d.place_points(X[350:], X[:350], Y)
-    # The artist drawn nearest to a placed one is of its own kind.
+    # The artist drawn nearest to a placed one is of its own kind, mostly a true neighbour.
     nearest = np.argmin(np.linalg.norm(placed[:, None, :] - Y[None], axis=2), axis=1)
-    assert np.mean(labels[:350][nearest] == labels[350:]) >= 0.9
+    assert np.mean(labels[:350][nearest] == labels[350:]) >= 0.95
+    true_nn, _ = map2d.knn(X[350:], 10, ref=X[:350])
+    assert np.mean([nearest[i] in true_nn[i] for i in range(50)]) >= 0.75
     assert map2d.place_points(X[:0], X, Y).shape == (0, 2)
 
 

@@ -213,8 +213,10 @@ export async function openArtist(artistId, { centre = true } = {}) {
 
 // -- playlists (a path or a mix) ------------------------------------------------------------
 
-export function showPlaylist(title, tracks, { path = false } = {}) {
-  state.playlist = { title, tracks };
+// recipe: how the music server can rebuild it (POST /playlists/push), or null.
+export function showPlaylist(title, tracks, { path = false, recipe = null } = {}) {
+  state.playlist = { title, tracks, recipe };
+  updatePush();
   go("map");
   const m = state.map;
   $("#playlist").hidden = false;
@@ -267,20 +269,27 @@ async function loadServers() {
     servers = [];
   }
   state.servers = servers;
-  $("#push-box").hidden = servers.length === 0;
   fill($("#push-server"), servers.map((s) => el("option", { value: s.name, text: s.name })));
+  updatePush();
+}
+
+function updatePush() {
+  // Shown only with a configured music server; a mix of several seeds has no server recipe.
+  const can = state.servers.length > 0 && state.playlist && state.playlist.recipe;
+  $("#push-box").hidden = !can;
 }
 
 async function pushPlaylist() {
   if (!state.playlist) return;
   const server = $("#push-server").value;
+  const { recipe, title, tracks } = state.playlist;
   const res = await withKey(() =>
-    api("/playlists", {
+    api("/playlists/push", {
       method: "POST",
-      body: { server, name: state.playlist.title, track_ids: state.playlist.tracks.map((t) => t.id) },
+      body: { server, name: title.slice(0, 512), count: tracks.length, ...recipe },
     }),
   );
-  say(`Pushed “${state.playlist.title}” to ${server}${res && res.status ? ` (${res.status})` : ""}`);
+  say(`Playlist “${title}” sent to ${server}: ${res.status} (task ${res.task_id})`);
 }
 
 // -- start -----------------------------------------------------------------------------------

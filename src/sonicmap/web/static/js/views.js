@@ -91,7 +91,10 @@ export function initTracks({ api, guard, showPlaylist, openArtist, say }) {
     }
     const count = Number($("#path-count").value) || 12;
     const data = await api(`/tracks/${ends.a.id}/path${qs({ to: ends.b.id, count })}`);
-    showPlaylist(`Path ${trackWho(ends.a)} → ${trackWho(ends.b)}`, data.tracks, { path: true });
+    showPlaylist(`Path ${trackWho(ends.a)} → ${trackWho(ends.b)}`, data.tracks, {
+      path: true,
+      recipe: { path: [ends.a.id, ends.b.id] },
+    });
   }));
   $("#mix-form").addEventListener("submit", guard(async (e) => {
     e.preventDefault();
@@ -101,7 +104,10 @@ export function initTracks({ api, guard, showPlaylist, openArtist, say }) {
     }
     const count = Number($("#mix-count").value) || 30;
     const data = await api("/mix", { method: "POST", body: { seeds: seeds.map(({ kind, id }) => ({ kind, id })), count } });
-    showPlaylist(`Mix from ${seeds.map((s) => s.name).join(", ")}`, data.tracks);
+    // One seed: the music server can rebuild the same mix (radio / artist / cluster).
+    const one = seeds.length === 1 ? seeds[0] : null;
+    const recipe = one ? { [{ track: "radio", artist: "artist", cluster: "cluster" }[one.kind]]: one.id } : null;
+    showPlaylist(`Mix from ${seeds.map((s) => s.name).join(", ")}`, data.tracks, { recipe });
   }));
 
   let loaded = false;
