@@ -368,7 +368,11 @@ def markdown(res: dict[str, Any], command: str) -> str:
         f"{res['tracks']} tracks, {res['artists']} artists, {res['albums']} albums. "
         "Relevant = same artist; ex-album = the query's other album tracks removed from the "
         "candidates; artist acc = nearest artist half-profile is the other half of the same "
-        "artist. Machine-independent figures (no timing).",
+        "artist. Machine-independent figures (no timing). The first run downloads and unpacks "
+        "the set (`bench/realmusic.py fetch`, `apt-get download`) and caches every method's "
+        "descriptors in the bench cache (`--cache`, `$SONICMAP_BENCH_CACHE`, else "
+        "`~/.cache/sonicmap-bench`); bliss-audio and librosa come from the `bench` extra. The "
+        "embedding constants come from `python bench/tune_embedding.py` (tuning half only).",
         "",
         "| method | " + " | ".join(HEAD) + " |",
         "|---|" + "---:|" * len(HEAD),
