@@ -55,7 +55,10 @@ class Response:
 
 
 def _origin(url: str) -> str:
-    p = urllib.parse.urlsplit(url)
+    try:
+        p = urllib.parse.urlsplit(url)
+    except ValueError:  # a host Python cannot parse (``http://[0]``): the request fails below
+        return "its URL"
     return f"{p.scheme}://{p.netloc}"
 
 
@@ -101,9 +104,9 @@ def request(
     elif form is not None:
         data = urllib.parse.urlencode(list(form)).encode()
         hdrs["Content-Type"] = "application/x-www-form-urlencoded"
-    req = urllib.request.Request(url, data=data, headers=hdrs, method=method)
     where = _origin(url)
     try:
+        req = urllib.request.Request(url, data=data, headers=hdrs, method=method)
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - http(s) only
             body = resp.read(MAX_BODY + 1)
             status, ctype = resp.status, resp.headers.get("Content-Type", "")

@@ -100,3 +100,14 @@ def test_a_failing_connection_test_is_422_and_stores_nothing(client) -> None:
         f"server 'gone': cannot reach {url} (connection refused)"
     )
     assert client.get(f"{API}/servers").json() == []
+
+
+def test_only_a_lyrion_server_without_a_user_may_have_no_secret(client) -> None:
+    base = {"name": "lms", "kind": "lyrion", "url": "http://lms:9000", "test": False}
+    r = client.post(f"{API}/servers", json={**base, "user": "admin"}, headers=AUTH)
+    assert r.status_code == 422 and r.json()["error"]["field"] == "secret"
+    r = client.post(f"{API}/servers", json={**base, "kind": "jellyfin"}, headers=AUTH)
+    assert r.status_code == 422
+    r = client.post(f"{API}/servers", json=base, headers=AUTH)
+    assert r.status_code == 201
+    assert r.json()["kind"] == "lyrion" and r.json()["secret"]["source"] == "none"

@@ -67,10 +67,12 @@ class ServerOptions(BaseModel):
 
 class ServerIn(ServerOptions):
     name: str = Field(pattern=NAME_PATTERN)
-    kind: Literal["subsonic", "jellyfin"]
+    kind: Literal["subsonic", "jellyfin", "lyrion"]
     url: str = Field(pattern=URL_PATTERN, max_length=1024)
     user: str | None = Field(None, min_length=1, max_length=256)
-    secret: SecretIn
+    secret: SecretIn | None = Field(
+        None, description="Required, except for a Lyrion server without password protection."
+    )
     test: bool = Field(
         True, description="Check the connection first; nothing is stored if it fails."
     )
@@ -185,7 +187,10 @@ def add_server(store: StoreDep, body: Annotated[ServerIn, Body()]) -> ServerOut:
     from sonicmap.pipeline import servers as srv
     from sonicmap.remote import make_client
 
-    secret = srv.validate_secret(body.secret.ref())
+    if body.secret is None and (body.kind != "lyrion" or body.user):
+        raise ApiError(422, "invalid_parameter", "this server needs a secret", field="secret")
+    ref = body.secret.ref() if body.secret else {"type": "password", "source": "none"}
+    secret = srv.validate_secret(ref)
     options = _options(body)
     if body.kind == "subsonic" and not body.user and secret["type"] != "api_key":
         raise ApiError(422, "invalid_parameter", "a Subsonic server needs a user", field="user")
