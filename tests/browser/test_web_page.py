@@ -16,6 +16,7 @@ from browserkit import KEY, make_driver, screenshot
 pytest.importorskip("selenium")
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 
 
 def wait(cond: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
@@ -104,6 +105,16 @@ def test_clicking_an_artist_opens_its_panel_with_similar_artists(browser, librar
     # A similar artist is clickable and opens in turn.
     similar[0].click()
     wait(lambda: d.find_element(By.ID, "artist-title").text == expected[0]["name"], what="next")
+    # By keyboard: the opened artist is in the middle of the view; Enter on the map opens it.
+    name0 = d.find_element(By.ID, "artist-title").text
+    open_page(d, base)
+    d.execute_script("document.getElementById('find-artist-input').value = arguments[0]", name0)
+    d.find_element(By.CSS_SELECTOR, "#find-artist button[type=submit]").click()
+    wait(lambda: d.find_element(By.ID, "artist-title").text == name0, what="found by name")
+    d.execute_script("document.getElementById('artist-title').textContent = ''")
+    canvas = d.find_element(By.ID, "map")
+    canvas.send_keys(Keys.ENTER)
+    wait(lambda: d.find_element(By.ID, "artist-title").text == name0, what="opened by Enter")
 
 
 def test_a_path_between_two_tracks_is_drawn_and_listed(browser, library) -> None:
@@ -248,3 +259,14 @@ def test_jobs_and_dark_phone_views(library) -> None:
         screenshot(d, "map-phone-dark")
     finally:
         d.quit()
+
+
+def test_api_docs_render_offline(browser, library) -> None:
+    """/docs draws Swagger UI from the package's own files (no CDN is reachable here)."""
+    d, base = browser, library["base"]
+    d.get(f"{base}/docs")
+    title = wait(lambda: d.find_element(By.CSS_SELECTOR, ".swagger-ui .info .title"), what="docs")
+    assert "sonicmap" in title.text
+    assert wait(lambda: d.find_elements(By.CSS_SELECTOR, ".opblock-summary-path"), what="paths")
+    scripts = d.execute_script("return performance.getEntriesByType('resource').map(r => r.name)")
+    assert scripts and all(s.startswith(base) for s in scripts)

@@ -288,6 +288,11 @@ export class ArtistMap {
         "=": () => this.zoom(1.4),
         "-": () => this.zoom(1 / 1.4),
         0: () => this.fit(),
+        // open the artist nearest the middle of the view (pan it there with the arrows)
+        Enter: () => {
+          const i = this.hit(this.w / 2, this.h / 2, 60);
+          if (i >= 0) this.onSelect(this.ids[i]);
+        },
       };
       const f = keys[e.key];
       if (f) {
