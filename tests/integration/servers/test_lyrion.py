@@ -234,6 +234,7 @@ def test_a_server_without_password_protection_needs_no_secret(
     added = json.loads(res.stdout)
     assert added["secret"] == {"type": "password", "source": "none", "ref": None}
     assert added["test"]["auth"] == "none"
+    assert cli("servers", "test", "lms").output.strip() == "lms: ok (lyrion 8.5.2, auth none)"
     res = cli("servers", "sync", "lms", "--json")
     assert json.loads(res.stdout)["matched"]["path"] == 40
     # a user without a password is still an error, as for every kind
