@@ -87,6 +87,8 @@ def test_scripts_test_leaves_pg_hba_and_a_running_redis_untouched(tmp_path: Path
     redis_bin = shutil.which("redis-server") or shutil.which("redis-check-rdb")
     if redis_bin is None:
         pytest.skip("redis-server is not installed")
+    # the namespace has no network: bring the .venv up to date out here first
+    subprocess.run(["bash", "-c", "source scripts/_env.sh test"], cwd=ROOT, check=True, timeout=600)
     hba_before = _pg_hba_digests()
     driver = tmp_path / "driver.py"
     driver.write_text(_DRIVER)
