@@ -46,7 +46,7 @@ def build(
     migrate.upgrade(engine)
     store = Store(engine)
     rng = np.random.default_rng(seed)
-    X, comp = correlated_mixture(n_artists, k, seed=seed)
+    X, comp = correlated_mixture(n_artists, k, seed=seed, separation=12.0)
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     n_tracks = n_artists * tracks_per_artist
     T = np.repeat(X, tracks_per_artist, axis=0) + 0.08 * rng.normal(size=(n_tracks, X.shape[1]))
