@@ -40,7 +40,12 @@ const bytes = res.reduce((s, r) => s + r.transferSize, nav.transferSize);
 const map = res.find((r) => r.name.includes('/api/v1/map'));
 return {ready: ready ? ready.startTime : null, bytes, files: res.length + 1,
         map_bytes: map ? map.transferSize : null, map_ms: map ? map.responseEnd - map.startTime : null,
-        points: document.getElementById('map').dataset.points};
+        points: document.getElementById('map').dataset.points, frame_ms: frame()};
+function frame() {  // one full redraw (what a pan or zoom step costs), median of 21
+  const c = document.getElementById('map'), t = [];
+  for (let i = 0; i < 21; i++) { const t0 = performance.now(); c.redraw(); t.push(performance.now() - t0); }
+  return t.sort((a, b) => a - b)[10];
+}
 """
 
 
@@ -95,6 +100,8 @@ def main() -> None:
         f"| fastest / slowest load | {ready[0]:.0f} / {ready[-1]:.0f} ms |",
         f"| `GET /api/v1/map` (gzip) | {r0['map_bytes'] / 1024:.0f} kB, {r0['map_ms']:.0f} ms |",
         f"| whole page transferred ({r0['files']} requests) | {r0['bytes'] / 1024:.0f} kB |",
+        f"| one full redraw of the map (a pan or zoom step), median | "
+        f"{statistics.median(r['frame_ms'] for r in runs):.1f} ms |",
         "",
         f"Target (map of {args.artists:,} artists ready ≤ {TARGET_MS:.0f} ms after navigation): "
         f"**{'met' if med <= TARGET_MS else 'not met'}**.",

@@ -27,6 +27,7 @@ export class ArtistMap {
     this.pointers = new Map();
     this._bind();
     // For automation (tests, bench): where an artist's dot is, in CSS pixels of the canvas.
+    canvas.redraw = () => this._draw(); // one full frame, synchronously (bench/ui.py times it)
     canvas.pointOf = (artistId) => {
       const i = this.index ? this.index.get(artistId) : undefined;
       return i === undefined ? null : this.toScreen(i);
