@@ -152,6 +152,18 @@ def pg_bindir() -> tuple[Path, bool]:
     )
 
 
+def _runs_as(ids: tuple[int, int], binary: Path) -> bool:
+    """Whether the user ``ids`` can run ``binary`` (every folder above it searchable)."""
+    try:
+        out = subprocess.run(
+            [str(binary), "--version"], capture_output=True, timeout=30,
+            preexec_fn=_preexec(ids, signal.SIGKILL),
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return out.returncode == 0
+
+
 class PostgresServer(_Server):
     """``initdb`` + ``postgres`` in a temp folder on a free loopback port, trust auth."""
 
@@ -161,6 +173,16 @@ class PostgresServer(_Server):
         self.bindir, self.has_pgvector = pg_bindir()
         ids = _run_as()
         self.folder = _owned_tempdir("sonicmap-test-pg-", ids)
+        if ids is not None and not _runs_as(ids, self.bindir / "postgres"):
+            # e.g. a checkout under /root: the unprivileged user cannot reach the binaries;
+            # a copy of the installation (bin, lib, share and the wheel's bundled libraries:
+            # ~35 MB) in the server's folder can
+            install = self.folder / "pg" / self.bindir.parent.parent.name / "pginstall"
+            shutil.copytree(self.bindir.parent, install, symlinks=True)
+            libs = self.bindir.parent.parent.parent / "pgserver.libs"  # the wheel's RPATH
+            if libs.is_dir():
+                shutil.copytree(libs, install.parent.parent / libs.name, symlinks=True)
+            self.bindir = install / "bin"
         data = self.folder / "data"
         log = self.folder / "server.log"
         env = {**os.environ, "LC_ALL": "C", "TZ": "UTC"}
