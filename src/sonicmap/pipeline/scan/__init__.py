@@ -62,6 +62,7 @@ from sonicmap.pipeline.scan.types import (
     ScanHook,
     ScanProgress,
     ScanResult,
+    ScanTally,
     describe_error,
     jsonable,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "ScanHook",
     "ScanProgress",
     "ScanResult",
+    "ScanTally",
     "WorkerSpec",
     "assign_new_artists_step",
     "cap_threads",

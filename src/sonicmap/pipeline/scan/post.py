@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sonicmap.config import AppConfig
 from sonicmap.pipeline.scan.queries import tracks_needing_embeddings
-from sonicmap.pipeline.scan.types import PostStep, ScanResult, describe_error, jsonable
+from sonicmap.pipeline.scan.types import PostStep, ScanTally, describe_error, jsonable
 
 if TYPE_CHECKING:
     from sonicmap.store.db import Store
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def refresh_embeddings_step(store: Store, cfg: AppConfig, result: ScanResult) -> dict[str, Any]:
+def refresh_embeddings_step(store: Store, cfg: AppConfig, result: ScanTally) -> dict[str, Any]:
     """Vectors of the tracks the scan wrote (and of analysed tracks without one), and of the
     artists they touched; the artists whose vector changed join ``result.artist_ids``."""
     # imported on use: numpy must not load before an analysis process caps its threads
@@ -37,7 +37,7 @@ def refresh_embeddings_step(store: Store, cfg: AppConfig, result: ScanResult) ->
     return {"status": "ok", "tracks": len(ids), "artists": len(touched)}
 
 
-def assign_new_artists_step(store: Store, cfg: AppConfig, result: ScanResult) -> dict[str, Any]:
+def assign_new_artists_step(store: Store, cfg: AppConfig, result: ScanTally) -> dict[str, Any]:
     """Artists without a cluster under the active model get one (no retraining)."""
     from sonicmap.pipeline.clustering import assign_new_artists
 
@@ -54,7 +54,7 @@ STANDARD_POST_STEPS: tuple[PostStep, ...] = (
 def run_post_steps(
     store: Store,
     cfg: AppConfig,
-    result: ScanResult,
+    result: ScanTally,
     steps: Sequence[PostStep] = STANDARD_POST_STEPS,
 ) -> None:
     """Run ``steps`` in order; each outcome (or failure) lands in ``result.post[step.name]``."""

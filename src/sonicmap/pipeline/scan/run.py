@@ -135,8 +135,8 @@ def scan_library(
     run_post_steps(store, cfg, result, steps)
     if after_scan is not None:
         try:
-            result.post["after_scan"] = after_scan(store, result)
+            result.post["after_scan"] = after_scan(store, result.freeze())
         except Exception as exc:  # noqa: BLE001 - the scan itself succeeded
             log.exception("after-scan hook failed scan_id=%s", result.scan_id)
             result.post["after_scan"] = {"status": "failed", "error": describe_error(exc)}
-    return result
+    return result.freeze()

@@ -23,7 +23,7 @@ from sonicmap.pipeline.scan.lock import (
     set_state,
     write_lock,
 )
-from sonicmap.pipeline.scan.types import ProgressFn, ScanProgress, ScanResult
+from sonicmap.pipeline.scan.types import ProgressFn, ScanProgress, ScanTally
 from sonicmap.pipeline.scan.writer import FAILED_VERSION_KEY, FLUSH_EVERY_S, ScanWriter, Stored
 from sonicmap.store.schema import ScanSession, Track, TrackFeatures
 
@@ -54,7 +54,7 @@ class Scanner:
         self.version = version
         self.progress = progress
         self.stored: dict[str, Stored] = {}
-        self.result = ScanResult(scan_id=0, roots=list(walk_paths))
+        self.result = ScanTally(scan_id=0, roots=list(walk_paths))
         self.host = socket.gethostname()
         self.writer = ScanWriter(
             store, self.result, version=version, batch_size=batch_size, host=self.host

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sonicmap.config import AppConfig
@@ -34,8 +35,9 @@ _COUNTS = ("added", "changed", "removed", "unchanged", "moved", "failed")
 
 
 @dataclass
-class ScanResult:
-    """What a scan did. Counts are files; ``failures`` lists ``{path, error}`` of this scan."""
+class ScanTally:
+    """A scan's running state (counts, ids, post-step outcomes), filled as the scan goes; the
+    scan returns it frozen (:meth:`freeze`) as its :class:`ScanResult`. Post steps get it."""
 
     scan_id: int
     status: str = "running"
@@ -50,16 +52,55 @@ class ScanResult:
     duration_s: float = 0.0
     started_at: datetime | None = None
     finished_at: datetime | None = None
-    #: tracks whose row or analysis this scan wrote (added, changed, moved)
     track_ids: set[int] = field(default_factory=set)
     removed_track_ids: set[int] = field(default_factory=set)
-    #: artists that gained, lost or changed tracks
     artist_ids: set[int] = field(default_factory=set)
-    #: tracks analysed (decoded) by this scan — the others kept their stored analysis
     analysed: int = 0
     warnings: list[str] = field(default_factory=list)
-    #: outcome of the post-scan steps: ``{"embeddings": ..., "assign": ..., "after_scan": ...}``
     post: dict[str, Any] = field(default_factory=dict)
+
+    def freeze(self) -> ScanResult:
+        """The result as of now (an immutable copy: lists → tuples, sets → frozensets)."""
+        return ScanResult(**{f.name: _frozen(getattr(self, f.name)) for f in fields(self)})
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(dict(v) if isinstance(v, dict) else v for v in value)
+    if isinstance(value, set):
+        return frozenset(value)
+    if isinstance(value, dict):
+        return MappingProxyType(dict(value))
+    return value
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """What a scan did. Counts are files; ``failures`` lists ``{path, error}`` of this scan."""
+
+    scan_id: int
+    status: str = "running"
+    roots: tuple[str, ...] = ()
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    moved: int = 0
+    failed: int = 0
+    failures: tuple[dict[str, str], ...] = ()
+    duration_s: float = 0.0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    #: tracks whose row or analysis this scan wrote (added, changed, moved)
+    track_ids: frozenset[int] = frozenset()
+    removed_track_ids: frozenset[int] = frozenset()
+    #: artists that gained, lost or changed tracks
+    artist_ids: frozenset[int] = frozenset()
+    #: tracks analysed (decoded) by this scan — the others kept their stored analysis
+    analysed: int = 0
+    warnings: tuple[str, ...] = ()
+    #: outcome of the post-scan steps: ``{"embeddings": ..., "assign": ..., "after_scan": ...}``
+    post: Mapping[str, Any] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         """The file counts and the scan id (the scan tasks' result, beside ``status``)."""
@@ -78,7 +119,7 @@ class ScanResult:
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "warnings": list(self.warnings),
-            "post": jsonable(self.post),
+            "post": jsonable(dict(self.post)),
         }
 
 
@@ -91,11 +132,11 @@ class ScanHook(Protocol):
 
 @dataclass(frozen=True)
 class PostStep:
-    """A post-scan step: ``run(store, cfg, result)`` returns its JSON-able outcome, recorded in
-    ``result.post[name]``; an exception is recorded there as ``{"status": "failed", "error"}``."""
+    """A post-scan step: ``run(store, cfg, tally)`` (the finished scan's :class:`ScanTally`)
+    returns its JSON-able outcome, recorded in ``post[name]`` of the result; an exception is recorded there as ``{"status": "failed", "error"}``."""
 
     name: str
-    run: Callable[[Store, AppConfig, ScanResult], Any]
+    run: Callable[[Store, AppConfig, ScanTally], Any]
 
 
 def describe_error(exc: BaseException) -> str:

@@ -26,7 +26,7 @@ from sonicmap.library.identity import (
 )
 from sonicmap.library.walk import extension
 from sonicmap.pipeline.scan.lock import set_state, write_lock
-from sonicmap.pipeline.scan.types import ScanResult
+from sonicmap.pipeline.scan.types import ScanTally
 from sonicmap.store.schema import (
     Album,
     Artist,
@@ -63,7 +63,7 @@ class ScanWriter:
     is committed)."""
 
     def __init__(
-        self, store: Store, result: ScanResult, *, version: int, batch_size: int, host: str
+        self, store: Store, result: ScanTally, *, version: int, batch_size: int, host: str
     ) -> None:
         self.store = store
         self.result = result
