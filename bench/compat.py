@@ -187,6 +187,9 @@ def main() -> None:
     ap.add_argument("--connections", default="32,4", help="comma list; the first is the headline")
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--client", choices=("auto", "wrk", "asyncio"), default="auto")
+    ap.add_argument(
+        "--workers", type=int, default=1, help="API processes (sonicmap serve --workers)"
+    )
     ap.add_argument("--db-url", default=None, help="PostgreSQL admin URL; default SQLite")
     ap.add_argument("--write", action="store_true", help="replace this section of BENCHMARKS.md")
     args = ap.parse_args()
@@ -213,7 +216,7 @@ def main() -> None:
             "SONICMAP_COMPAT_TOKENS": f"navi={TOKEN}",
             "SONICMAP_API_KEY": "bench-key-not-used-by-the-plugins",
         }
-        server = start_server(url, port, 1, tmp, tmp / "server.log", extra_env=env)
+        server = start_server(url, port, args.workers, tmp, tmp / "server.log", extra_env=env)
         try:
             rng = random.Random(1)
             songs = [f"nd{i:07d}" for i in range(1, args.tracks + 1)]
@@ -287,10 +290,12 @@ def report(
     ready_s: float,
 ) -> str:
     cmd = "python bench/compat.py" + (" --db-url <admin url>" if args.db_url else "")
+    cmd += f" --workers {args.workers}" if args.workers != 1 else ""
     lines = [
         SECTION,
         "",
-        f"`{cmd}` — {args.tracks:,} tracks, one API process, {backend}, load generator: {client},"
+        f"`{cmd}` — {args.tracks:,} tracks, {args.workers} API process(es), {backend}, load "
+        f"generator: {client},"
         f" {args.seconds:g} s per case, load average before the run {load:.1f} (2-core machine"
         " shared with other work: wall-clock latencies include waiting for a core).",
         "",
