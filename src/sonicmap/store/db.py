@@ -123,6 +123,11 @@ class Store:
         SQLite it holds the write lock from its start, see ``__init__``)."""
         return session_scope(self._write_sessions)
 
+    def read_session(self) -> Any:
+        """Context manager: one transaction that only reads (on SQLite a deferred ``BEGIN``: it
+        never waits for a writer's lock, and sees the last committed state under WAL)."""
+        return session_scope(self.sessions)
+
     def dispose(self) -> None:
         self.engine.dispose()
 

@@ -64,7 +64,8 @@ def _wait_for(proc: subprocess.Popen, word: str, timeout: float = 60.0) -> None:
 
 
 def _state(store) -> tuple[list[tuple[int, str]], dict[int, int]]:
-    with store.session() as s:
+    # a read session: a write session would queue behind the paused child's write lock
+    with store.read_session() as s:
         models = [
             tuple(r) for r in s.execute(select(GmmModel.id, GmmModel.status).order_by(GmmModel.id))
         ]
