@@ -213,24 +213,30 @@ def _artist_ref(ids: ServerIds, ref: str) -> int | None:
         return ids.artist(ref)
 
 
-def _representatives(ids: ServerIds, artist_id: int, vector: np.ndarray) -> list[dict[str, Any]]:
-    """The artist's songs (on the server) nearest its artist vector, best first."""
+def _representatives(ids: ServerIds, vectors: dict[int, np.ndarray]) -> dict[int, list[Any]]:
+    """Per artist of ``vectors`` (artist id → artist vector): its songs on the server nearest
+    that vector, best first (one query and one id look-up for all of them)."""
     with ids.store.engine.connect() as conn:
         rows = conn.execute(
-            select(db.Track.id, db.Track.title, db.TrackEmbedding.vector)
+            select(db.Track.id, db.Track.title, db.Track.artist_id, db.TrackEmbedding.vector)
             .join(db.TrackEmbedding, db.TrackEmbedding.track_id == db.Track.id)
-            .where(db.Track.artist_id == artist_id)
+            .where(db.Track.artist_id.in_(list(vectors)))
         ).all()
     songs = ids.songs(int(r.id) for r in rows)
-    scored = sorted(
-        (_cosine_distance(from_blob(r.vector).astype(np.float64), vector), int(r.id), r.title)
-        for r in rows
-        if int(r.id) in songs
-    )
-    return [
-        {"item_id": songs[t], "title": title or "", "distance_to_component": round(d, 6)}
-        for d, t, title in scored[:REPRESENTATIVE_SONGS]
-    ]
+    scored: dict[int, list[tuple[float, int, str | None]]] = {a: [] for a in vectors}
+    for r in rows:
+        if int(r.id) in songs:
+            v = from_blob(r.vector).astype(np.float64)
+            scored[int(r.artist_id)].append(
+                (_cosine_distance(v, vectors[int(r.artist_id)]), int(r.id), r.title)
+            )
+    return {
+        a: [
+            {"item_id": songs[t], "title": title or "", "distance_to_component": round(d, 6)}
+            for d, t, title in sorted(found)[:REPRESENTATIVE_SONGS]
+        ]
+        for a, found in scored.items()
+    }
 
 
 def similar_artists(
@@ -259,12 +265,11 @@ def similar_artists(
     if not kept:
         raise CompatError(404, not_found)
     out = []
-    vectors = _artist_vectors(ids.store, [artist, *(int(h["id"]) for h in kept)])
-    query_songs = (
-        _representatives(ids, artist, vectors[artist])
-        if component_matches and artist in vectors
-        else []
-    )
+    reps: dict[int, list[Any]] = {}
+    if component_matches:  # only then are the artists' vectors and songs read
+        vectors = _artist_vectors(ids.store, [artist, *(int(h["id"]) for h in kept)])
+        reps = _representatives(ids, vectors)
+    query_songs = reps.get(artist, [])
     for h in kept:
         aid = int(h["id"])
         row: dict[str, Any] = {
@@ -286,9 +291,7 @@ def similar_artists(
                     "component1_weight": 1.0,
                     "component2_weight": 1.0,
                     "artist1_representative_songs": query_songs,
-                    "artist2_representative_songs": _representatives(ids, aid, vectors[aid])
-                    if aid in vectors
-                    else [],
+                    "artist2_representative_songs": reps.get(aid, []),
                 }
             ]
         out.append(row)
