@@ -56,7 +56,6 @@ OVERSIZE = {
     "sonicmap.analysis.rhythm",
     "sonicmap.clustering.gmm",
     "sonicmap.config",
-    "sonicmap.embedding.layout",
     "sonicmap.library.tags",
     "sonicmap.synth.library",
     "sonicmap.synth.render",

@@ -4,6 +4,7 @@ See :mod:`sonicmap.embedding.layout` for the table of dimensions and ``docs/embe
 """
 
 from sonicmap.embedding.artist import aggregate_artist
+from sonicmap.embedding.docpage import render_markdown
 from sonicmap.embedding.genres import genre_shares
 from sonicmap.embedding.layout import (
     BLOCKS,
@@ -12,7 +13,6 @@ from sonicmap.embedding.layout import (
     LAYOUT,
     LAYOUT_VERSION,
     Dim,
-    render_markdown,
 )
 from sonicmap.embedding.track import embed_tracks, encode_tracks
 

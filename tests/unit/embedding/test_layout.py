@@ -11,7 +11,8 @@ import pytest
 from embedding_fakes import make_features, random_library
 
 from sonicmap.embedding import DIM, LAYOUT, LAYOUT_VERSION, embed_tracks, encode_tracks
-from sonicmap.embedding.layout import BLOCK_SLICES, BLOCKS, block_scale, render_markdown
+from sonicmap.embedding.docpage import render_markdown
+from sonicmap.embedding.layout import BLOCK_SLICES, BLOCKS, block_scale
 from sonicmap.errors import SonicmapError
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "embedding.md"
@@ -274,5 +275,5 @@ def test_genres_length_mismatch_is_an_error() -> None:
 def test_docs_page_is_generated_from_the_layout() -> None:
     assert DOCS.read_text(encoding="utf-8") == render_markdown() + "\n", (
         "docs/embedding.md is stale: regenerate with "
-        "python -c 'from sonicmap.embedding.layout import render_markdown as r; print(r())' > docs/embedding.md"
+        "python -c 'from sonicmap.embedding import render_markdown as r; print(r())' > docs/embedding.md"
     )
