@@ -32,14 +32,14 @@ def run_seed(seed: int, n: int, duration_s: float) -> dict:
 
 
 def time_tempo(repeat: int = 20) -> float:
-    """Mean seconds of ``rhythm.estimate_tempo`` on the envelopes of a 3-minute rendered track."""
+    """Mean seconds of ``tempo.estimate_tempo`` on the envelopes of a 3-minute rendered track."""
     import numpy as np
 
-    from sonicmap.analysis import analyze_file, rhythm
+    from sonicmap.analysis import analyze_file, tempo
     from sonicmap.synth import Style, render, write_audio
 
     seen: list[tuple] = []
-    real = rhythm.estimate_tempo
+    real = tempo.estimate_tempo
 
     def spy(onset, fps, **kw):
         seen.append((onset, fps, kw))
@@ -48,11 +48,11 @@ def time_tempo(repeat: int = 20) -> float:
     with tempfile.TemporaryDirectory() as d:
         y = render(Style(bpm=128.0, drums="breakbeat"), duration_s=180.0, sr=44100, seed=1)
         p = write_audio(Path(d) / "track.wav", y, 44100)
-        rhythm.estimate_tempo = spy
+        tempo.estimate_tempo = spy
         try:
             analyze_file(p, tags=None)
         finally:
-            rhythm.estimate_tempo = real
+            tempo.estimate_tempo = real
     onset, fps, kw = seen[0]
     t = []
     for _ in range(repeat):

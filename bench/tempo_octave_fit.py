@@ -1,10 +1,10 @@
-"""Fit the tempo octave decision's weights (``rhythm.OCTAVE_WEIGHTS``) on the tuning half.
+"""Fit the tempo octave decision's weights (``tempo.OCTAVE_WEIGHTS``) on the tuning half.
 
     python bench/tempo_octave_fit.py [--cache DIR] [--lam 0.1]
 
 For every clip of the **tuning** half of the people-written set (``bench/tempo_key_set.py``) the
 onset envelopes sonicmap computes are captured once (cached beside the set, ``envelopes/``);
-``rhythm.tempo_octave_candidates`` gives the candidates (the salience-based estimate × ½, ⅔, 1,
+``tempo.tempo_octave_candidates`` gives the candidates (the salience-based estimate × ½, ⅔, 1,
 3⁄2, 2) and their 10 features. A linear score w·x is fitted by multinomial logistic regression
 (softmax over a clip's candidates, the target spread evenly over the candidates within 4 % of the
 truth; clips with none are left out; features standardised; L2 penalty ``--lam``; 3,000 steps of
@@ -35,20 +35,20 @@ def envelopes(path: str, cache: Path) -> tuple[np.ndarray, np.ndarray | None, fl
     estimate; cached as ``cache/<clip>.npz``."""
     out = cache / (Path(path).stem + ".npz")
     if not out.exists():
-        from sonicmap.analysis import analyze_file, rhythm
+        from sonicmap.analysis import analyze_file, tempo
 
         seen = {}
-        real = rhythm.estimate_tempo
+        real = tempo.estimate_tempo
 
         def spy(onset, fps, **kw):
             seen.update(onset=np.asarray(onset), fps=fps, bass=kw.get("low_onset"))
             return real(onset, fps, **kw)
 
-        rhythm.estimate_tempo = spy
+        tempo.estimate_tempo = spy
         try:
             analyze_file(Path(path), tags=None)
         finally:
-            rhythm.estimate_tempo = real
+            tempo.estimate_tempo = real
         bass = seen["bass"] if seen["bass"] is not None else np.zeros(0)
         np.savez(out, onset=seen["onset"], bass=bass, fps=seen["fps"])
     d = np.load(out)
@@ -80,7 +80,7 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     ap.add_argument("--lam", type=float, default=0.1)
     a = ap.parse_args()
-    from sonicmap.analysis import rhythm
+    from sonicmap.analysis import tempo
 
     env_dir = a.cache / "envelopes"
     env_dir.mkdir(exist_ok=True)
@@ -89,7 +89,7 @@ def main() -> None:
         if c["half"] != "tune":
             continue
         onset, bass, fps = envelopes(c["path"], env_dir)
-        cands, feats = rhythm.tempo_octave_candidates(onset, fps, low_onset=bass)
+        cands, feats = tempo.tempo_octave_candidates(onset, fps, low_onset=bass)
         if cands.size:
             rows.append((c["bpm"], cands, feats))
     data = [(x, np.array([within(b, ref) for b in cands], dtype=float)) for ref, cands, x in rows]

@@ -53,7 +53,6 @@ MAX_LINES = 500
 OVERSIZE = {
     "sonicmap.analysis.analyze",
     "sonicmap.analysis.decode",
-    "sonicmap.analysis.rhythm",
     "sonicmap.clustering.gmm",
     "sonicmap.config",
     "sonicmap.library.tags",

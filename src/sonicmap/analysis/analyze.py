@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from scipy.fft import rfft as _rfft  # float32 in, complex64 out; faster than numpy on short rows
 
-from sonicmap.analysis import loudness, rhythm, spectral, texture, tonal
+from sonicmap.analysis import loudness, rhythm, spectral, tempo, texture, tonal
 from sonicmap.analysis.decode import (
     ANALYSIS_HOP,
     ANALYSIS_SR,
@@ -379,7 +379,7 @@ class _Accumulator:
         env = np.concatenate(self.env) if self.env else np.zeros(0, np.float32)
         bass = np.concatenate(self.onset_bass).astype(np.float64) if self.onset_bass else None
         rate = rhythm.onset_rate(onset, FPS)
-        bpm, conf, pulse = rhythm.estimate_tempo(onset, FPS, low_onset=bass, rate=rate)
+        bpm, conf, pulse = tempo.estimate_tempo(onset, FPS, low_onset=bass, rate=rate)
         f["bpm"] = round(bpm, 2)
         f["bpm_confidence"] = round(conf, 4)
         f["pulse_strength"] = round(pulse, 4)

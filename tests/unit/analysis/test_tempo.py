@@ -1,11 +1,11 @@
-"""Tempo estimation on synthetic onset envelopes (sonicmap.analysis.rhythm)."""
+"""Tempo estimation on synthetic onset envelopes (sonicmap.analysis.tempo)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sonicmap.analysis import rhythm
+from sonicmap.analysis import rhythm, tempo
 
 FPS = 11025 / 256
 
@@ -24,31 +24,31 @@ def test_octave_decision_keeps_fast_beats_with_weak_two_and_four(bpm):
     # strong 1 and 3, weak 2 and 4 (a march or a swing rhythm section): the salience alone
     # prefers the half-note level; the octave decision keeps the quarter note
     o = pulses(bpm, [1.0, 0.35, 0.8, 0.35])
-    alone = rhythm.estimate_tempo(o, FPS, octave=False)[0]
+    alone = tempo.estimate_tempo(o, FPS, octave=False)[0]
     assert alone == pytest.approx(bpm / 2, rel=0.04)
-    assert rhythm.estimate_tempo(o, FPS)[0] == pytest.approx(bpm, rel=0.04)
+    assert tempo.estimate_tempo(o, FPS)[0] == pytest.approx(bpm, rel=0.04)
 
 
 @pytest.mark.parametrize("bpm", [62.0, 75.0, 96.0, 128.0])
 def test_even_pulses_keep_their_tempo(bpm):
-    assert rhythm.estimate_tempo(pulses(bpm, [1.0]), FPS)[0] == pytest.approx(bpm, rel=0.04)
+    assert tempo.estimate_tempo(pulses(bpm, [1.0]), FPS)[0] == pytest.approx(bpm, rel=0.04)
 
 
 def test_octave_candidates_stay_in_range_and_include_the_estimate():
     o = pulses(180.0, [1.0, 0.5])
-    cands, feats = rhythm.tempo_octave_candidates(o, FPS)
-    assert feats.shape == (cands.size, rhythm.N_OCTAVE_FEATURES)
-    assert ((cands >= rhythm.BPM_MIN) & (cands <= rhythm.BPM_MAX)).all()
+    cands, feats = tempo.tempo_octave_candidates(o, FPS)
+    assert feats.shape == (cands.size, tempo.N_OCTAVE_FEATURES)
+    assert ((cands >= tempo.BPM_MIN) & (cands <= tempo.BPM_MAX)).all()
     assert (feats[:, -1] == 0).sum() == 1  # exactly one candidate is the estimate itself
 
 
 def test_no_periodic_content_gives_no_candidates():
-    cands, feats = rhythm.tempo_octave_candidates(np.zeros(int(30 * FPS)), FPS)
-    assert cands.size == 0 and feats.shape == (0, rhythm.N_OCTAVE_FEATURES)
-    assert rhythm.estimate_tempo(np.zeros(int(30 * FPS)), FPS) == (0.0, 0.0, 0.0)
+    cands, feats = tempo.tempo_octave_candidates(np.zeros(int(30 * FPS)), FPS)
+    assert cands.size == 0 and feats.shape == (0, tempo.N_OCTAVE_FEATURES)
+    assert tempo.estimate_tempo(np.zeros(int(30 * FPS)), FPS) == (0.0, 0.0, 0.0)
 
 
 def test_a_given_onset_rate_gives_the_same_tempo():
     o = pulses(170.0, [1.0, 0.35, 0.8, 0.35])
     rate = rhythm.onset_rate(o, FPS)
-    assert rhythm.estimate_tempo(o, FPS, rate=rate) == rhythm.estimate_tempo(o, FPS)
+    assert tempo.estimate_tempo(o, FPS, rate=rate) == tempo.estimate_tempo(o, FPS)
