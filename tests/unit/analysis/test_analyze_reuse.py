@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from tests.unit.analysis.conftest import click_track, noise, sine, write_pcm
 
-import sonicmap.analysis.analyze as analyze_mod
+import sonicmap.analysis.accumulator as accumulator_mod
 import sonicmap.analysis.decode as decode_mod
 from sonicmap.analysis import analyze_file
 from sonicmap.analysis.decode import iter_blocks
@@ -58,7 +58,7 @@ def test_interleaved_block_generators_give_the_same_blocks(files):
 def test_features_do_not_depend_on_block_and_chunk_sizes(files, monkeypatch, block_s, chunk_s):
     ref = _features(files[0])
     monkeypatch.setattr(decode_mod, "BLOCK_S", block_s)
-    monkeypatch.setattr(analyze_mod, "_CHUNK", chunk_s * analyze_mod.ANALYSIS_SR)
+    monkeypatch.setattr(accumulator_mod, "_CHUNK", chunk_s * accumulator_mod.ANALYSIS_SR)
     got = _features(files[0])
     for k, v in ref.items():
         if isinstance(v, float):

@@ -73,9 +73,9 @@ def test_cap_at_or_beyond_the_length_is_not_truncation(tmp_path):
 
 def test_memory_state_is_bounded_by_the_cap(tmp_path):
     """Per-frame series stop growing at the cap even when max_duration_s is None."""
-    from sonicmap.analysis.analyze import FPS, _Accumulator
+    from sonicmap.analysis.accumulator import FPS, Accumulator
 
-    acc = _Accumulator(max_frames=int(5 * FPS))
+    acc = Accumulator(max_frames=int(5 * FPS))
     y = click_track(120, 20, 11025)
     for i in range(0, y.size, 22050):
         acc.feed(np.zeros(20), np.zeros(20), y[i : i + 22050])
