@@ -22,29 +22,27 @@ float32.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import time
-import warnings
 from collections.abc import Iterator
 from typing import Any, Literal
 
 import numpy as np
 from scipy.special import logsumexp
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
+from sonicmap.clustering.density import density_terms, weighted_log_prob
+from sonicmap.clustering.em import Init, fit_mixture, warm_init
+from sonicmap.clustering.projection import model_projection
 from sonicmap.errors import NotEnoughDataError
 
 log = logging.getLogger(__name__)
 
 CovarianceType = Literal["diag", "full"]
 COVARIANCE_TYPES: tuple[str, ...] = ("diag", "full")
-_LOG_2PI = math.log(2.0 * math.pi)
 _CHUNK = 8192
 _PASS_SAMPLE = 1500  # rows used by the intermediate whitening passes
-_Init = tuple[np.ndarray, np.ndarray, np.ndarray]  # means (k, p), weights (k,), precisions
 
 
 class ArtistGmm:
@@ -277,7 +275,14 @@ class ArtistGmm:
             # Later passes re-estimate the within-cluster covariance from the clusters found;
             # the intermediate passes only need a rough answer, so they use fewer rows.
             m = sel_n if i == passes - 1 else min(sel_n, _PASS_SAMPLE)
-            self.pca_components_ = self._projection(Z_std[:m], resp)
+            self.pca_components_ = model_projection(
+                Z_std[:m],
+                resp,
+                pca_components=self.pca_components,
+                whiten=self.whiten,
+                selection_sample=self.selection_sample,
+                reg_covar=self.reg_covar,
+            )
             Z_fit = Z_std if self.pca_components_ is None else Z_std @ self.pca_components_.T
             Z_fit = np.ascontiguousarray(Z_fit, dtype=np.float32)
             warm = self._warm_init(warm_start, X[fit_idx[:m]], Z_fit[:m])
@@ -318,7 +323,7 @@ class ArtistGmm:
         return self
 
     def _select(
-        self, Z_sel: np.ndarray, ks: list[int], warm: _Init | None
+        self, Z_sel: np.ndarray, ks: list[int], warm: Init | None
     ) -> tuple[int, GaussianMixture]:
         """BIC search over ``ks`` on ``Z_sel`` (n_sel, p); sets ``bic_by_k_``."""
         best: tuple[float, int, GaussianMixture] | None = None
@@ -342,92 +347,22 @@ class ArtistGmm:
         assert best is not None
         return best[1], best[2]
 
-    def _projection(self, Z: np.ndarray, resp: np.ndarray | None) -> np.ndarray | None:
-        """The linear map standardised vectors → model space: [shape=(p, d), float32] or None.
-
-        Plain PCA keeps the ``p`` principal axes. With ``whiten`` the vectors are first rotated
-        into the top ``2p`` principal axes, where the within-cluster covariance Σ_w is estimated
-        (from nearest-neighbour differences when ``resp`` is None, else pooled over the clusters
-        given by the responsibilities ``resp`` (n_sel, k)); the space is whitened by
-        Σ_w^(-1/2), so that features that co-vary inside clusters become uncorrelated (what a
-        ``diag`` mixture assumes), and the ``p`` axes of largest remaining variance (the
-        directions that separate clusters) are kept.
-        """
-        n, d = Z.shape
-        # At most one retained axis per 10 rows: small libraries get a small space.
-        p = 0 if not self.pca_components else min(self.pca_components, d, max(2, n // 10))
-        if not p or (p >= d and not self.whiten):
-            return None
-        z64 = Z.astype(np.float64)
-        vt = _principal_axes(z64)
-        if not self.whiten:
-            return vt[:p].astype(np.float32)
-        p0 = min(2 * p, d, n - 1)
-        v0 = vt[:p0]  # (p0, d)
-        Y = z64 @ v0.T
-        sel = Y[: self.selection_sample]
-        if resp is None:
-            within = _neighbour_covariance(sel[:2000])
-        else:
-            # Pooled within-cluster covariance under the given responsibilities (n_sel, k).
-            sel = Y[: len(resp)]
-            r = resp.astype(np.float64)
-            nk = r.sum(axis=0) + 1e-12
-            mu = (r.T @ sel) / nk[:, None]
-            within = sel.T @ sel - (mu.T * nk) @ mu
-            within = within / len(sel) + self.reg_covar * np.eye(len(within))
-        evals, evecs = np.linalg.eigh(within)
-        evals = np.maximum(evals, max(evals.max() * 1e-6, 1e-6))
-        w = evecs @ np.diag(evals**-0.5) @ evecs.T  # Σ_w^(-1/2), symmetric (p0, p0)
-        Yw = Y @ w
-        Yw -= Yw.mean(axis=0)
-        vt1 = _principal_axes(Yw)
-        out: np.ndarray = (vt1[:p] @ w @ v0).astype(np.float32)
-        return out
-
-    def _fit_one(
-        self,
-        Z: np.ndarray,
-        k: int,
-        *,
-        n_init: int,
-        warm: _Init | None,
-    ) -> GaussianMixture:
-        kwargs: dict[str, Any] = {}
-        if warm is not None:
-            kwargs = {
-                "means_init": warm[0],
-                "weights_init": warm[1] / warm[1].sum(),
-                "precisions_init": warm[2],
-            }
-        gm = GaussianMixture(
-            n_components=k,
+    def _fit_one(self, Z: np.ndarray, k: int, *, n_init: int, warm: Init | None) -> GaussianMixture:
+        return fit_mixture(
+            Z,
+            k,
+            n_init=n_init,
+            warm=warm,
             covariance_type=self.covariance_type,
             reg_covar=self.reg_covar,
             max_iter=self.max_iter,
             tol=self.tol,
-            n_init=n_init if warm is None else 1,
-            init_params="k-means++",
             random_state=self.random_state,
-            **kwargs,
         )
-        for attempt in range(3):
-            try:
-                with _quiet():
-                    gm.fit(Z)
-                return gm
-            except ValueError:
-                # A collapsed component: retry with 10x the regularisation, in float64.
-                if attempt == 2:
-                    raise
-                gm.set_params(reg_covar=gm.reg_covar * 10)
-                Z = Z.astype(np.float64)
-                log.debug("gmm k=%d collapsed; retry with reg_covar=%g", k, gm.reg_covar)
-        return gm
 
     def _warm_init(
         self, prev: ArtistGmm | None, X_sel: np.ndarray, Z_sel: np.ndarray
-    ) -> _Init | None:
+    ) -> Init | None:
         """Initial (means, weights, precisions) in this model's space from a previous model.
 
         The previous model's responsibilities on the sample ``X_sel`` (n, d) — raw vectors —
@@ -436,19 +371,7 @@ class ArtistGmm:
         if prev is None or len(X_sel) == 0:
             return None
         r = prev.predict_proba(X_sel).astype(np.float64)  # (n, k)
-        Z = Z_sel.astype(np.float64)
-        nk = r.sum(axis=0) + 10 * np.finfo(np.float64).eps
-        means = (r.T @ Z) / nk[:, None]
-        if self.covariance_type == "diag":
-            cov = (r.T @ (Z * Z)) / nk[:, None] - means**2 + self.reg_covar
-            prec = 1.0 / np.maximum(cov, self.reg_covar)
-        else:
-            prec = np.empty((len(nk), Z.shape[1], Z.shape[1]))
-            for j in range(len(nk)):
-                diff = Z - means[j]
-                c = (r[:, j, None] * diff).T @ diff / nk[j] + self.reg_covar * np.eye(Z.shape[1])
-                prec[j] = np.linalg.inv(c)
-        return means, nk / nk.sum(), prec
+        return warm_init(r, Z_sel, covariance_type=self.covariance_type, reg_covar=self.reg_covar)
 
     def _set_criteria(self, total_ll: float, n: int) -> None:
         k, p = self.n_components_, self.n_reduced_
@@ -463,21 +386,9 @@ class ArtistGmm:
 
     def _prepare(self) -> None:
         """Derive the float64 terms used for scoring from the stored float32 parameters."""
-        k = len(self.weights_)
-        self.n_components_ = k
+        self.n_components_ = len(self.weights_)
         self.n_reduced_ = int(self.means_.shape[1])
-        cov = self.covariances_.astype(np.float64)
-        self._log_weights = np.log(np.maximum(self.weights_, 1e-300))
-        if self.covariance_type == "diag":
-            self._prec = 1.0 / cov  # (k, p)
-            self._log_det = -0.5 * np.log(cov).sum(axis=1)  # log |prec|^(1/2), (k,)
-        else:
-            chol = np.empty_like(cov)
-            for i in range(k):
-                c = np.linalg.cholesky(cov[i])
-                chol[i] = np.linalg.solve(c, np.eye(len(c))).T  # precision Cholesky factor
-            self._prec_chol = chol
-            self._log_det = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+        self._terms = density_terms(self.weights_, self.covariances_, self.covariance_type)
 
     def _standardise(self, X: np.ndarray) -> np.ndarray:
         out: np.ndarray = (np.asarray(X, np.float32) - self.scaler_mean_) / self.scaler_scale_
@@ -498,26 +409,11 @@ class ArtistGmm:
         out: np.ndarray = m * self.scaler_scale_ + self.scaler_mean_
         return out
 
-    def _weighted_log_prob(self, Z: np.ndarray) -> np.ndarray:
-        """(n, p) → log(w_j) + log N(z | j), [shape=(n, k), float64]."""
-        Z = Z.astype(np.float64)
-        p = Z.shape[1]
-        mu = self.means_.astype(np.float64)
-        if self.covariance_type == "diag":
-            prec = self._prec
-            maha = (Z**2) @ prec.T - 2.0 * Z @ (mu * prec).T + np.sum(mu**2 * prec, axis=1)[None, :]
-        else:
-            maha = np.empty((len(Z), len(mu)))
-            for j in range(len(mu)):
-                y = (Z - mu[j]) @ self._prec_chol[j]
-                maha[:, j] = np.sum(y * y, axis=1)
-        out: np.ndarray = -0.5 * (p * _LOG_2PI + maha) + self._log_det + self._log_weights
-        return out
-
     def _chunks(self, X: np.ndarray) -> Iterator[np.ndarray]:
         X = _as_matrix(X, self.n_features_in_)
         for start in range(0, len(X), _CHUNK):
-            yield self._weighted_log_prob(self.transform(X[start : start + _CHUNK]))
+            Z = self.transform(X[start : start + _CHUNK])
+            yield weighted_log_prob(Z, self.means_, self._terms, self.covariance_type)
 
     def score_samples(self, X: np.ndarray) -> np.ndarray:
         """Log-likelihood of each row: [shape=(n,), float64] (in the model's reduced space)."""
@@ -555,40 +451,6 @@ class ArtistGmm:
         """Bayesian information criterion of this model on ``X`` (lower is better)."""
         ll = float(self.score_samples(X).sum())
         return -2.0 * ll + self.n_parameters_ * math.log(len(X))
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence scikit-learn's ConvergenceWarning (max_iter reached is reported via converged_)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        yield
-
-
-def _principal_axes(Y: np.ndarray) -> np.ndarray:
-    """Principal axes of centred rows ``Y`` (n, p), largest variance first: (p, p) float64.
-
-    Eigenvectors of the p × p scatter matrix (cheaper than an SVD of the n × p data).
-    """
-    evals, evecs = np.linalg.eigh(Y.T @ Y)
-    return evecs[:, np.argsort(evals)[::-1]].T
-
-
-def _neighbour_covariance(Y: np.ndarray, *, chunk: int = 512) -> np.ndarray:
-    """Half the mean outer product of each row's difference to its nearest other row.
-
-    Nearest neighbours almost always share a cluster, so this estimates the within-cluster
-    covariance without knowing the clusters. ``Y`` (n, p) float64 → (p, p) float64.
-    """
-    sq = np.sum(Y * Y, axis=1)
-    nn = np.empty(len(Y), dtype=np.int64)
-    for s in range(0, len(Y), chunk):
-        d2 = sq[s : s + chunk, None] - 2.0 * Y[s : s + chunk] @ Y.T + sq[None, :]
-        d2[np.arange(len(d2)), np.arange(s, s + len(d2))] = np.inf
-        nn[s : s + chunk] = np.argmin(d2, axis=1)
-    diff = Y - Y[nn]
-    out: np.ndarray = diff.T @ diff / (2.0 * len(Y))
-    return out
 
 
 def _as_matrix(X: Any, d: int | None = None) -> np.ndarray:
