@@ -262,8 +262,8 @@ def test_a_rejected_setting_never_echoes_its_secret(clean_env: Path) -> None:
 
 
 def test_a_secret_setting_is_never_shown_when_rejected() -> None:
-    from sonicmap.config import _shown_input
+    from sonicmap.config.settings import shown_input
 
-    assert _shown_input("api_key", "s3cret") == "********"
-    assert _shown_input("broker_url", "redis://:p@w@h:1/0") == "redis://:********@h:1/0"
-    assert _shown_input("jobs", "many") == "many"
+    assert shown_input("api_key", "s3cret") == "********"
+    assert shown_input("broker_url", "redis://:p@w@h:1/0") == "redis://:********@h:1/0"
+    assert shown_input("jobs", "many") == "many"

@@ -78,9 +78,9 @@ class CeleryQueue:
         return self._app
 
     def _unavailable(self, exc: BaseException) -> BrokerUnavailable:
-        from sonicmap.config import _mask_url
+        from sonicmap.config.messages import mask_url
 
-        url = _mask_url(self.cfg.settings.broker_url or "")
+        url = mask_url(self.cfg.settings.broker_url or "")
         return BrokerUnavailable(
             f"the task broker at {url} cannot be reached ({type(exc).__name__}: {exc}); "
             "check SONICMAP_BROKER_URL and that the broker is running"

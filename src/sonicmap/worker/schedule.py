@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from celery.schedules import crontab, schedule
 
 from sonicmap.config import DAY_NAMES, GmmConfig
-from sonicmap.config import _Schedule as ScheduleConfig
+from sonicmap.config.gmm_config import _Schedule as ScheduleConfig
 from sonicmap.worker.priorities import (
     PRIORITY_CLEANUP,
     PRIORITY_REFRESH,
