@@ -11,8 +11,9 @@ Runtime needs numpy (rendering) and PyAV + mutagen (writing files) only.
 
 from sonicmap.synth.archetypes import demo_styles
 from sonicmap.synth.library import DEFAULT_FORMATS, GeneratedTrack, generate_library, safe_filename
-from sonicmap.synth.render import brightness_cutoff_hz, midi_to_hz, render
+from sonicmap.synth.render import brightness_cutoff_hz, render
 from sonicmap.synth.style import DRUMS, MODES, PITCH_NAMES, TIMBRES, Style
+from sonicmap.synth.voices import midi_to_hz
 from sonicmap.synth.writer import WRITABLE_EXTENSIONS, available_formats, write_audio
 
 __all__ = [

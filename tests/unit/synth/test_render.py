@@ -7,7 +7,7 @@ import pytest
 
 from sonicmap.errors import SonicmapError
 from sonicmap.synth import DRUMS, TIMBRES, Style, demo_styles, render
-from sonicmap.synth.render import karplus_strong
+from sonicmap.synth.voices import karplus_strong
 
 SR = 22050
 
