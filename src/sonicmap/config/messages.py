@@ -5,14 +5,14 @@ password masked."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from sonicmap.errors import ConfigError
 
 
-def describe_error(err: dict[str, Any]) -> str:
+def describe_error(err: ErrorDetails) -> str:
     typ = err.get("type", "")
     msg = err.get("msg", "invalid value")
     ctx = err.get("ctx") or {}

@@ -207,12 +207,13 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     try:
         if env is None:
             return Settings()
-        keys = {
+        # raw strings, validated (and converted) by Settings like the environment's
+        keys: dict[str, Any] = {
             k.removeprefix("SONICMAP_").lower(): v
             for k, v in env.items()
             if k.startswith("SONICMAP_")
         }
-        return Settings(_env_file=None, **keys)  # type: ignore[call-arg]
+        return Settings(_env_file=None, **keys)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = str(err["loc"][0]) if err["loc"] else ""

@@ -23,7 +23,7 @@ import hashlib
 import logging
 import os
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,7 +211,9 @@ def walk(
         stack.extend(sorted(subdirs, reverse=True))
 
 
-def _file_entry(path: str, st: os.stat_result, check_link: bool, inside) -> FileEntry:
+def _file_entry(
+    path: str, st: os.stat_result, check_link: bool, inside: Callable[[str], bool]
+) -> FileEntry:
     if check_link and not inside(os.path.realpath(path)):
         return FileEntry(path, 0, 0.0, "symlink target is outside the library roots; not read")
     if not stat.S_ISREG(st.st_mode):

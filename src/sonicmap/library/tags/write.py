@@ -13,7 +13,21 @@ import mutagen
 from mutagen.aiff import AIFF
 from mutagen.asf import ASF
 from mutagen.flac import FLAC
-from mutagen.id3 import TALB, TBPM, TCON, TDRC, TIT2, TKEY, TPE1, TPE2, TPOS, TRCK, TXXX, UFID
+from mutagen.id3 import (
+    TALB,
+    TBPM,
+    TCON,
+    TDRC,
+    TIT2,
+    TKEY,
+    TPE1,
+    TPE2,
+    TPOS,
+    TRCK,
+    TXXX,
+    UFID,
+    Frame,
+)
 from mutagen.mp4 import MP4, MP4FreeForm
 from mutagen.wave import WAVE
 
@@ -127,6 +141,12 @@ def _write_vorbis(f: Any, std: dict[str, list[str]], custom: dict[str, list[str]
             f.tags[key] = vals
 
 
+def _frame(cls: type[Frame], **kwargs: Any) -> Frame:
+    """An ID3 frame of class ``cls``: every frame is built here, the one typed boundary over
+    mutagen's untyped frame constructors (keyword arguments as ``Frame.__init__`` takes them)."""
+    return cls(**kwargs)
+
+
 def _write_id3(f: Any, std: dict[str, list[str]], custom: dict[str, list[str]]) -> None:
     if f.tags is None:
         f.add_tags()
@@ -137,24 +157,26 @@ def _write_id3(f: Any, std: dict[str, list[str]], custom: dict[str, list[str]]) 
         if key in std:
             t.delall(cls.__name__)
             if std[key]:
-                t.add(cls(encoding=3, text=std[key]))
+                t.add(_frame(cls, encoding=3, text=std[key]))
     for frame, n, total in (("TRCK", "track_no", "track_total"), ("TPOS", "disc_no", "disc_total")):
         if n in std or total in std:
             t.delall(frame)
             v = _pair(std, n, total)
             if v:
-                t.add((TRCK if frame == "TRCK" else TPOS)(encoding=3, text=[v]))
+                t.add(_frame(TRCK if frame == "TRCK" else TPOS, encoding=3, text=[v]))
     for key, desc in _PICARD_TXXX.items():
         if key in std:
             t.delall(f"TXXX:{desc}")
             if std[key]:
-                t.add(TXXX(encoding=3, desc=desc, text=std[key]))
+                t.add(_frame(TXXX, encoding=3, desc=desc, text=std[key]))
     if "musicbrainz_trackid" in std:
         t.delall(f"UFID:{UFID_OWNER}")
         if std["musicbrainz_trackid"]:
             t.add(
-                UFID(
-                    owner=UFID_OWNER, data=std["musicbrainz_trackid"][0].encode("ascii", "replace")
+                _frame(
+                    UFID,
+                    owner=UFID_OWNER,
+                    data=std["musicbrainz_trackid"][0].encode("ascii", "replace"),
                 )
             )
     for key, vals in custom.items():
@@ -163,7 +185,7 @@ def _write_id3(f: Any, std: dict[str, list[str]], custom: dict[str, list[str]]) 
         ]:
             del t[existing]
         if vals:
-            t.add(TXXX(encoding=3, desc=key, text=vals))
+            t.add(_frame(TXXX, encoding=3, desc=key, text=vals))
 
 
 def _write_mp4(f: Any, std: dict[str, list[str]], custom: dict[str, list[str]]) -> None:
@@ -181,10 +203,10 @@ def _write_mp4(f: Any, std: dict[str, list[str]], custom: dict[str, list[str]]) 
         if n in std or total in std:
             t.pop(atom, None)
             if std.get(n):
-                vals = (std[n][0], std[total][0] if std.get(total) else "0")
-                if not all(v.isdigit() for v in vals):
-                    raise TagError(f"{n}/{total}={vals!r}: MP4 needs whole numbers")
-                t[atom] = [(int(vals[0]), int(vals[1]))]
+                pair = (std[n][0], std[total][0] if std.get(total) else "0")
+                if not all(v.isdigit() for v in pair):
+                    raise TagError(f"{n}/{total}={pair!r}: MP4 needs whole numbers")
+                t[atom] = [(int(pair[0]), int(pair[1]))]
     if "bpm" in std:
         t.pop("tmpo", None)
         if std["bpm"]:
@@ -198,7 +220,11 @@ def _write_mp4(f: Any, std: dict[str, list[str]], custom: dict[str, list[str]]) 
         ]:
             del t[existing]
         if vals:
-            t[f"----:com.apple.iTunes:{name}"] = [MP4FreeForm(v.encode("utf-8")) for v in vals]
+            # mutagen's MP4FreeForm constructor is untyped (a bytes subclass taking the data)
+            t[f"----:com.apple.iTunes:{name}"] = [
+                MP4FreeForm(v.encode("utf-8"))  # type: ignore[no-untyped-call]
+                for v in vals
+            ]
 
     for key, name in (*_PICARD_TXXX.items(), ("key", "initialkey")):
         if key in std:
