@@ -74,6 +74,8 @@ class IvfIndex:
     rows: np.ndarray  # [n] int64: original row of each grouped vector
     offsets: np.ndarray  # [nlist + 1] int64
     nprobe: int
+    zero: np.ndarray | None = None
+    """[n] bool: grouped vectors of zero norm (None: there are none)."""
 
     @classmethod
     def build(cls, vectors: np.ndarray, *, nlist: int | None = None, seed: int = 0) -> IvfIndex:
@@ -93,8 +95,10 @@ class IvfIndex:
         counts = np.bincount(labels, minlength=nlist)
         offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         nprobe = nlist if nlist == 1 else max(8, math.ceil(MIN_PROBE_FRACTION * nlist))
+        grouped = np.ascontiguousarray(unit[order])
+        zero: np.ndarray = ~np.any(grouped, axis=1)
         return cls(
-            cents, np.ascontiguousarray(unit[order]), order.astype(np.int64), offsets, nprobe
+            cents, grouped, order.astype(np.int64), offsets, nprobe, zero if zero.any() else None
         )
 
     def __len__(self) -> int:
@@ -114,18 +118,28 @@ class IvfIndex:
         probe = min(nlist, nprobe or self.nprobe)
         if probe >= nlist:
             lists = np.arange(nlist)
+        else:  # einsum, not @: a matrix-vector product this size would wake the BLAS threads
+            lists = np.sort(
+                np.argpartition(-np.einsum("ij,j->i", self.centroids, qv), probe - 1)[:probe]
+            )
+        lo, hi = self.offsets[lists].tolist(), self.offsets[lists + 1].tolist()
+        # score each probed list in place (gathering them first copied ~1.5 MB per query)
+        sims = np.concatenate(
+            [np.einsum("ij,j->i", self.vectors[a:b], qv) for a, b in zip(lo, hi, strict=True)]
+        )
+        if self.zero is not None:
+            dead = np.concatenate([self.zero[a:b] for a, b in zip(lo, hi, strict=True)])
+            sims[dead] = -np.inf
+            alive = len(sims) - int(dead.sum())
         else:
-            lists = np.argpartition(-(self.centroids @ qv), probe - 1)[:probe]
-        spans = [(self.offsets[j], self.offsets[j + 1]) for j in lists]
-        idx = np.concatenate([np.arange(a, b) for a, b in spans]) if spans else np.zeros(0, int)
-        block = self.vectors[idx]
-        sims = np.einsum("ij,j->i", block, qv)
-        alive = np.einsum("ij,ij->i", block, block) > 0
-        sims = np.where(alive, sims, -np.inf)
-        m = min(k, int(alive.sum()))
+            alive = len(sims)
+        m = min(k, alive)
         if m <= 0:
             return np.zeros(0, np.int64), np.zeros(0)
         top = np.argpartition(-sims, m - 1)[:m] if m < len(sims) else np.arange(len(sims))
         top = top[np.argsort(-sims[top], kind="stable")][:m]
         dist = np.clip(1.0 - sims[top].astype(np.float64), 0.0, 2.0)
-        return self.rows[idx[top]], dist
+        starts = np.cumsum([0, *(b - a for a, b in zip(lo, hi, strict=True))])
+        which = np.searchsorted(starts, top, side="right") - 1
+        grouped = np.asarray(lo, np.int64)[which] + (top - starts[which])
+        return self.rows[grouped], dist
