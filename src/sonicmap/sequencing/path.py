@@ -108,43 +108,62 @@ def _positions(a: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
 def _layers(pos: np.ndarray, n_layers: int) -> list[np.ndarray]:
     """Indices (into ``pos``) allowed at each place 1..n_layers (positions in place units)."""
     t = pos * (n_layers + 1)
-    out = []
-    for h in range(1, n_layers + 1):
-        d = np.abs(t - h)
-        near = np.argsort(d, kind="stable")[:MIN_LAYER]
-        out.append(np.union1d(np.flatnonzero(d <= WINDOW), near))
-    return out
+    d = np.abs(t[None, :] - np.arange(1, n_layers + 1, dtype=np.float64)[:, None])
+    allowed = d <= WINDOW
+    near = np.argsort(d, axis=1, kind="stable")[:, :MIN_LAYER]
+    allowed[np.arange(n_layers)[:, None], near] = True
+    return [np.flatnonzero(row) for row in allowed]
 
 
-def _viterbi(
-    first: np.ndarray,
-    steps: list[np.ndarray],
-    last: np.ndarray,
-    banned: list[np.ndarray],
-) -> list[int] | None:
-    """Choice per place minimising the summed step costs; None if every way is blocked.
+class _Programme:
+    """The dynamic programme: the choice per place minimising the summed step costs, solved
+    again after choices are banned.
 
     first : [m_0] cost from the start to each choice of place 0; steps[h] : [m_h, m_{h+1}] costs
-    between consecutive places (inf = forbidden); last : [m_L-1] cost to the end; banned[h] :
-    [m_h] bool. Returns the choice index of each place.
+    between consecutive places (inf = forbidden); last : [m_L-1] cost to the end. The forward
+    pass is kept per place: the best cost of reaching place h depends on the bans at places ≤ h
+    only, so a ban at place h re-solves from h on (the same numbers as solving from scratch).
     """
-    cost = np.where(banned[0], np.inf, first)
-    back: list[np.ndarray] = []
-    for h, step in enumerate(steps):
-        total = cost[:, None] + step
-        arg = np.argmin(total, axis=0)
-        cost = total[arg, np.arange(step.shape[1])]
-        cost[banned[h + 1]] = np.inf
-        back.append(arg)
-    cost = cost + last
-    j = int(np.argmin(cost))
-    if not np.isfinite(cost[j]):
-        return None
-    picked = [j]
-    for arg in reversed(back):
-        j = int(arg[j])
-        picked.append(j)
-    return picked[::-1]
+
+    def __init__(self, first: np.ndarray, steps: list[np.ndarray], last: np.ndarray) -> None:
+        self.first, self.steps, self.last = first, steps, last
+        self.banned = [np.zeros(len(first), dtype=bool)] + [
+            np.zeros(st.shape[1], dtype=bool) for st in steps
+        ]
+        self.cost: list[np.ndarray] = [first] * len(self.banned)
+        self.back: list[np.ndarray] = [np.zeros(0, np.int64)] * len(steps)
+        self.cols = [np.arange(st.shape[1]) for st in steps]
+        self.valid = 0  # places whose forward cost is up to date
+
+    def ban(self, h: int, j: int) -> None:
+        self.banned[h][j] = True
+        self.valid = min(self.valid, h)
+
+    def solve(self) -> list[int] | None:
+        """Choice index of each place; None if every way is blocked."""
+        h0 = self.valid
+        if h0 == 0:
+            cost = np.where(self.banned[0], np.inf, self.first)
+            self.cost[0] = cost
+            h0 = 1
+        cost = self.cost[h0 - 1]
+        for h in range(h0 - 1, len(self.steps)):
+            total = cost[:, None] + self.steps[h]
+            arg = np.argmin(total, axis=0)
+            cost = total[arg, self.cols[h]]
+            cost[self.banned[h + 1]] = np.inf
+            self.back[h] = arg
+            self.cost[h + 1] = cost
+        self.valid = len(self.banned)
+        cost = cost + self.last
+        j = int(np.argmin(cost))
+        if not np.isfinite(cost[j]):
+            return None
+        picked = [j]
+        for arg in reversed(self.back):
+            j = int(arg[j])
+            picked.append(j)
+        return picked[::-1]
 
 
 def _violations(seq: list[int], caps: Caps) -> list[int]:
@@ -210,8 +229,8 @@ def plan_path(
         return _plan([start], unit, a)
 
     caps = _fresh_caps(pool, start, end, max_per_artist, max_per_album)
-    eligible = np.array([i for i in np.flatnonzero(ok) if caps.allows(int(i))], dtype=np.int64)
-    rec = pool.recording_keys()
+    eligible = np.flatnonzero(ok & caps.allowed()).astype(np.int64)
+    rec = caps.rec
     n_layers = min(int(count) - 2, len(np.unique(rec[eligible])))
     if n_layers <= 0:
         return _plan([start, end], unit, a)
@@ -233,19 +252,19 @@ def plan_path(
         c = cost(_angles(x[p], x[q]))
         c[erec[p][:, None] == erec[q][None, :]] = np.inf  # same track or recording twice in a row
         steps.append(c)
-    banned = [np.zeros(len(lay), dtype=bool) for lay in layers]
+    programme = _Programme(first, steps, last)
     for _ in range(MAX_REPAIRS):
-        pick = _viterbi(first, steps, last, banned)
+        pick = programme.solve()
         if pick is None:
             break
         seq = [int(eligible[layers[h][j]]) for h, j in enumerate(pick)]
-        bad = _violations(seq, _fresh_caps(pool, start, end, max_per_artist, max_per_album))
+        bad = _violations(seq, caps.copy())
         if not bad:
             return _plan([start, *seq, end], unit, a)
         for h in bad:
-            banned[h][pick[h]] = True
+            programme.ban(h, pick[h])
     way = waypoints(a, b, n_layers + 2)[1:-1]
-    seq = _greedy(way @ x.T, eligible, _fresh_caps(pool, start, end, max_per_artist, max_per_album))
+    seq = _greedy(way @ x.T, eligible, caps.copy())
     return _plan([start, *seq, end], unit, a)
 
 

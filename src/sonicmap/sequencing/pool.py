@@ -85,20 +85,52 @@ class Caps:
     """Running per-artist / per-album counts against optional caps (tracks without either are
     never capped), and the set of recordings already used."""
 
-    def __init__(self, pool: Pool, max_per_artist: int | None, max_per_album: int | None) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        max_per_artist: int | None,
+        max_per_album: int | None,
+        *,
+        rec: np.ndarray | None = None,
+    ) -> None:
+        """``rec``: ``pool.recording_keys()`` when the caller has it already."""
         self.pool = pool
         self.max_artist = max_per_artist
         self.max_album = max_per_album
-        self.rec = pool.recording_keys()
+        self.rec = pool.recording_keys() if rec is None else rec
         self.artists: dict[int, int] = {}
         self.albums: dict[int, int] = {}
         self.used: set[int] = set()
+        # per-row look-ups on Python lists (a numpy scalar per look-up costs more than the rule)
+        self._cols = (self.rec.tolist(), pool.artist.tolist(), pool.album.tolist())
+
+    def copy(self) -> Caps:
+        """The same counts, counted on independently."""
+        out = Caps.__new__(Caps)
+        out.pool, out.max_artist, out.max_album = self.pool, self.max_artist, self.max_album
+        out.rec, out._cols = self.rec, self._cols
+        out.artists, out.albums, out.used = dict(self.artists), dict(self.albums), set(self.used)
+        return out
+
+    def allowed(self) -> np.ndarray:
+        """:meth:`allows` of every row at once [shape=(n,), bool]."""
+        ok = ~np.isin(self.rec, np.fromiter(self.used, np.int64, len(self.used)))
+        for cap, counts, col in (
+            (self.max_artist, self.artists, self.pool.artist),
+            (self.max_album, self.albums, self.pool.album),
+        ):
+            if cap is not None:
+                full = [k for k, c in counts.items() if c >= cap and k != NONE]
+                if full:
+                    ok &= ~np.isin(col, np.asarray(full, np.int64))
+        return ok
 
     def allows(self, i: int) -> bool:
         """True when row ``i`` is neither a used recording nor over a cap."""
-        if int(self.rec[i]) in self.used:
+        rec, artist, album = self._cols
+        if rec[i] in self.used:
             return False
-        a, b = int(self.pool.artist[i]), int(self.pool.album[i])
+        a, b = artist[i], album[i]
         if self.max_artist is not None and a != NONE and self.artists.get(a, 0) >= self.max_artist:
             return False
         return not (
@@ -107,8 +139,9 @@ class Caps:
 
     def take(self, i: int) -> None:
         """Count row ``i`` as used (whether or not it was allowed: forced ends, seeds)."""
-        self.used.add(int(self.rec[i]))
-        a, b = int(self.pool.artist[i]), int(self.pool.album[i])
+        rec, artist, album = self._cols
+        self.used.add(rec[i])
+        a, b = artist[i], album[i]
         if a != NONE:
             self.artists[a] = self.artists.get(a, 0) + 1
         if b != NONE:
