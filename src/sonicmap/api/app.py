@@ -61,6 +61,7 @@ def create_app(
     store: Store | None = None,
     queue: TaskQueue | None = None,
     read_cache: bool = True,
+    hot_plugin_routes: bool = True,
 ) -> FastAPI:
     """Build the API.
 
@@ -78,6 +79,10 @@ def create_app(
         Serve the hot reads (similar artists, cluster detail) from the process's
         :class:`~sonicmap.api.readcache.ReadCache` (default); False sends every request to the
         database.
+    hot_plugin_routes : bool
+        Answer the plugins' ``similar_tracks`` and ``find_path`` from memory in front of the
+        framework when possible (:mod:`sonicmap.api.compat.hot`, default); False sends them
+        through the routes (the same answers).
     """
     cfg = cfg if cfg is not None else load_config()
     owns_store = store is None
@@ -138,6 +143,10 @@ def create_app(
         needs_key=_key_required(cfg),
         check_key=lambda headers: check_key_headers(cfg, headers),
     )
+    if hot_plugin_routes:  # outermost: these answers skip routing and the guard (no body)
+        from sonicmap.api.compat.hot import HotRoutes
+
+        app.add_middleware(HotRoutes, state=app.state)
     return app
 
 

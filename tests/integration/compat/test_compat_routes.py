@@ -88,8 +88,8 @@ def library(store: Store) -> dict:
 def client_for(store: Store, tmp_path: Path) -> Iterator:
     clients = []
 
-    def make(**env: str) -> TestClient:
-        app = create_app(_config(tmp_path, **env), store=store)
+    def make(*, hot: bool = True, **env: str) -> TestClient:
+        app = create_app(_config(tmp_path, **env), store=store, hot_plugin_routes=hot)
         c = TestClient(app, raise_server_exceptions=False)
         clients.append(c)
         return c
@@ -346,3 +346,49 @@ def test_memory_snapshot_answers_like_the_database(library, client_for, store) -
     c.app.state.compat_snapshot.refresh_now()
     r = c.get("/api/similar_tracks", params={"item_id": songs[ids[1]], "n": 5}, headers=AUTH)
     assert songs[ids[2]] not in {x["item_id"] for x in r.json()}
+
+
+def test_hot_routes_answer_byte_for_byte_like_the_routes(library, client_for, monkeypatch) -> None:
+    """In front of the framework, similar_tracks and find_path give the routes' exact answers
+    (body and headers) from memory; every other case still reaches the routes."""
+    from sonicmap.api.compat import routes
+
+    songs, ids = library["songs"]["navi"], library["ids"]
+    hot, plain = client_for(compat_server="navi"), client_for(compat_server="navi", hot=False)
+    a, b = songs[ids[1]], songs[ids[30]]
+    requests = [
+        f"/api/similar_tracks?item_id={a}",
+        f"/api/similar_tracks?item_id={b}&n=12&eliminate_duplicates=false",
+        f"/api/similar_tracks?item_id={a}&n=x&radius_similarity=true&item_id={b}",
+        f"http://testserver//api/similar_tracks?item_id={b}&n=500",
+        f"/api/find_path?start_song_id={a}&end_song_id={b}",
+        f"/api/find_path?start_song_id={b}&end_song_id={a}&max_steps=7&path_fix_size=false",
+        f"/api/find_path?start_song_id={a}&end_song_id={b}&max_steps=1",
+    ]
+    for c in (hot, plain):
+        assert c.app.state.compat_snapshot.refresh_now() is not None
+        c.get(requests[0], headers=AUTH)  # checks the schema, loads the server's mapping
+    for path in requests:
+        got, want = hot.get(path, headers=AUTH), plain.get(path, headers=AUTH)
+        assert got.status_code == want.status_code == 200, path
+        assert got.content == want.content, path
+        assert got.headers.items() == want.headers.items(), path
+        assert got.headers["x-sonicmap-answered-from"] == "memory"
+
+    def no_route(*args: object) -> None:
+        raise AssertionError("the route was called")
+
+    monkeypatch.setattr(routes, "_answer", no_route)
+    for path in requests:  # answered in front of the routes
+        assert hot.get(path, headers=AUTH).status_code == 200, path
+    # errors, refusals and bodies are the routes' own (here: the patched route's 500)
+    for path, headers in (
+        (f"/api/similar_tracks?item_id={a}", {"Authorization": "Bearer wrong"}),
+        ("/api/similar_tracks?item_id=unknown", AUTH),
+        (f"/api/find_path?start_song_id={a}&end_song_id={a}", AUTH),
+        (f"/api/find_path?start_song_id={a}", AUTH),
+        (f"/api/similar_tracks?item_id={a}", {**AUTH, "Content-Length": "2"}),
+    ):
+        assert hot.get(path, headers=headers).status_code == 500, path
+    r = hot.get("/api/similar_tracks?n=3", headers=AUTH)  # checked by the route itself
+    assert r.status_code == 400 and isinstance(r.json()["error"], str)

@@ -17,7 +17,12 @@ import numpy as np
 from sqlalchemy import and_, or_, select
 
 from sonicmap.api.compat import memory
-from sonicmap.api.compat.common import TRACK_NOT_FOUND, CompatError
+from sonicmap.api.compat.common import (
+    ELIMINATE_DUPLICATES_PER_ARTIST,
+    MAX_N,
+    TRACK_NOT_FOUND,
+    CompatError,
+)
 from sonicmap.api.compat.common import song_row as _song_row
 from sonicmap.api.compat.ids import ServerIds, fold
 from sonicmap.api.queries import like_pattern
@@ -26,10 +31,6 @@ from sonicmap.pipeline import embeddings, paths
 from sonicmap.store import schema as db
 from sonicmap.store.vectors import from_blob
 
-MAX_N = 500
-"""Largest ``n`` honoured (Navidrome asks for up to 500; AudioMuse-AI has no cap)."""
-ELIMINATE_DUPLICATES_PER_ARTIST = 3
-"""``eliminate_duplicates=true`` (the default): at most this many songs per artist."""
 ALCHEMY_DEFAULT_N = 100
 ALCHEMY_MAX_N = 200
 SEARCH_DEFAULT = 20
@@ -78,16 +79,15 @@ def similar_tracks(
 ) -> list[dict[str, Any]]:
     """Up to ``n`` songs of the server that sound most like ``song_id``, best first, the seed
     and other copies of its recording left out, no recording twice."""
-    n = max(1, min(MAX_N, n))
     mem = ids.memory()
-    cap = ELIMINATE_DUPLICATES_PER_ARTIST if eliminate_duplicates else None
     if mem is not None and song_id:
-        try:
-            rows = memory.similar(*mem, song_id, n, cap)
+        rows = memory.similar_tracks(*mem, song_id, n, eliminate_duplicates)
+        if rows is not None:
             ids.answered["from"] = "memory"
             return rows
-        except CompatError:
-            pass  # not in the snapshot (a track analysed since): ask the database
+        # not in the snapshot (a track analysed since): ask the database
+    n = max(1, min(MAX_N, n))
+    cap = ELIMINATE_DUPLICATES_PER_ARTIST if eliminate_duplicates else None
     seed = _seed(ids, song_id)
     with ids.store.engine.connect() as conn:
         me = conn.execute(
@@ -133,18 +133,13 @@ def find_path(ids: ServerIds, start_id: str | None, end_id: str | None, steps: i
         raise CompatError(400, "End endpoint must be a song, mood, or anchor.")
     if start_id == end_id:
         raise CompatError(400, "Start and end songs cannot be the same.")
-    count = max(2, min(paths.MAX_COUNT, steps))
+    count = memory.path_length(steps)
     no_path = f"No path found between the selected songs within {steps} steps."
     mem = ids.memory()
-    planned = memory.path(*mem, start_id, end_id, count) if mem is not None else None
-    if planned is not None:
+    body = memory.find_path(*mem, start_id, end_id, steps) if mem is not None else None
+    if body is not None:
         ids.answered["from"] = "memory"
-        snap, smap = mem
-        rows = [memory.row(snap, smap, j, d) for j, d in planned]
-        u = snap.unit[[j for j, _ in planned]].astype(np.float64)
-        hops = np.clip(1.0 - np.einsum("ij,ij->i", u[1:], u[:-1]), 0.0, 2.0)
-        total = float(hops.sum())
-        return {"path": rows, "total_distance": round(total, 6) if np.isfinite(total) else 0.0}
+        return body
     start, end = ids.track(start_id), ids.track(end_id)
     if start is None or end is None:
         raise CompatError(404, no_path + ids.not_synced_hint())

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from sonicmap.api.compat.common import TRACK_NOT_FOUND, CompatError, song_row
+from sonicmap.api.compat.common import ELIMINATE_DUPLICATES_PER_ARTIST, MAX_N, song_row
 from sonicmap.api.compat.snapshot import NONE
 from sonicmap.pipeline import paths
 from sonicmap.sequencing import Pool, plan_path, waypoints
@@ -25,10 +25,23 @@ def row(snap: Any, smap: Any, j: int, distance: float | None) -> dict[str, Any]:
     )
 
 
-def similar(snap: Any, smap: Any, song_id: str, n: int, cap: int | None) -> list[dict[str, Any]]:
+def similar_tracks(
+    snap: Any, smap: Any, song_id: str, n: int, eliminate_duplicates: bool
+) -> list[dict[str, Any]] | None:
+    """The ``similar_tracks`` answer (``n`` clamped to 1..MAX_N, at most
+    :data:`ELIMINATE_DUPLICATES_PER_ARTIST` songs per artist with ``eliminate_duplicates``);
+    None when the seed is not in the snapshot."""
+    n = max(1, min(MAX_N, n))
+    cap = ELIMINATE_DUPLICATES_PER_ARTIST if eliminate_duplicates else None
+    return similar(snap, smap, song_id, n, cap)
+
+
+def similar(
+    snap: Any, smap: Any, song_id: str, n: int, cap: int | None
+) -> list[dict[str, Any]] | None:
     seed = smap.row_of_song.get(song_id)
     if seed is None:
-        raise CompatError(404, TRACK_NOT_FOUND)
+        return None
     q = snap.unit[seed]
     if not q.any():
         return []
@@ -39,10 +52,11 @@ def similar(snap: Any, smap: Any, song_id: str, n: int, cap: int | None) -> list
         out: list[dict[str, Any]] = []
         per_artist: dict[int, int] = {}
         seen = {int(snap.recording[seed])} - {NONE}
-        for j, d in zip(rows.tolist(), dist.tolist(), strict=True):
-            if j == seed or not smap.has[j]:
+        # the candidates' columns as Python lists: one numpy call each, not one per candidate
+        cols = (smap.has[rows].tolist(), snap.recording[rows].tolist(), snap.artist[rows].tolist())
+        for j, d, has, rec, art in zip(rows.tolist(), dist.tolist(), *cols, strict=True):
+            if j == seed or not has:
                 continue
-            rec, art = int(snap.recording[j]), int(snap.artist[j])
             if rec != NONE and rec in seen:
                 continue
             if cap is not None and art != NONE and per_artist.get(art, 0) >= cap:
@@ -55,6 +69,26 @@ def similar(snap: Any, smap: Any, song_id: str, n: int, cap: int | None) -> list
         if exhaustive:
             return out
         fetch *= 4
+
+
+def path_length(steps: int) -> int:
+    """The songs of a ``find_path`` answer for ``max_steps``: both ends included, 2..MAX_COUNT."""
+    return max(2, min(paths.MAX_COUNT, steps))
+
+
+def find_path(
+    snap: Any, smap: Any, start_id: str, end_id: str, steps: int
+) -> dict[str, Any] | None:
+    """The ``find_path`` answer ``{"path": [...], "total_distance": float}`` for two distinct
+    songs; None when an end is not in the snapshot."""
+    planned = path(snap, smap, start_id, end_id, path_length(steps))
+    if planned is None:
+        return None
+    rows = [row(snap, smap, j, d) for j, d in planned]
+    u = snap.unit[[j for j, _ in planned]].astype(np.float64)
+    hops = np.clip(1.0 - np.einsum("ij,ij->i", u[1:], u[:-1]), 0.0, 2.0)
+    total = float(hops.sum())
+    return {"path": rows, "total_distance": round(total, 6) if np.isfinite(total) else 0.0}
 
 
 def path(

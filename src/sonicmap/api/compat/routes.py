@@ -21,7 +21,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -29,7 +28,7 @@ from sqlalchemy import select
 
 from sonicmap.api.compat import answers
 from sonicmap.api.compat.access import CompatAccess, CompatAccessError
-from sonicmap.api.compat.common import CompatError
+from sonicmap.api.compat.common import CompatError, compute_limiter, flag_arg, int_arg
 from sonicmap.api.compat.ids import NoServer, ServerIds, choose_server, fold
 from sonicmap.api.compat.replies import error as _error
 from sonicmap.api.compat.snapshot import SnapshotHolder
@@ -47,29 +46,11 @@ MAX_BODY = 64 * 1024
 
 
 def _int(request: Request, name: str, default: int) -> int:
-    """``request.args.get(name, default, type=int)``: a missing or non-integer value → default."""
-    raw = request.query_params.get(name)
-    try:
-        return int(raw) if raw is not None and raw.strip() else default
-    except ValueError:
-        return default
+    return int_arg(request.query_params.get(name), default)
 
 
 def _flag(request: Request, name: str, default: bool) -> bool:
-    raw = request.query_params.get(name)
-    return default if raw is None else raw.strip().lower() in ("1", "true", "yes", "y", "on")
-
-
-COMPUTE_THREADS = 2
-"""Plugin answers computed at once per API process: more threads only fight over the GIL (32
-concurrent requests on 40 threads cost 2-3× the CPU per answer); the rest wait their turn."""
-
-
-def _limiter(state: Any) -> anyio.CapacityLimiter:
-    lim: anyio.CapacityLimiter | None = getattr(state, "compat_limiter", None)
-    if lim is None:  # made on the event loop, at the first request
-        lim = state.compat_limiter = anyio.CapacityLimiter(COMPUTE_THREADS)
-    return lim
+    return flag_arg(request.query_params.get(name), default)
 
 
 def access_of(request: Request) -> CompatAccess:
@@ -104,7 +85,7 @@ async def _answer(request: Request, work: Callable[[ServerIds], Any]) -> JSONRes
         return work(ids), ids.answered.get("from", "database")
 
     try:
-        body, source = await anyio.to_thread.run_sync(run, limiter=_limiter(state))
+        body, source = await anyio.to_thread.run_sync(run, limiter=compute_limiter(state))
         return JSONResponse(body, headers={"X-Sonicmap-Answered-From": source})
     except CompatError as exc:
         return _error(exc.status, exc.message)

@@ -63,11 +63,18 @@ class Snapshot:
     servers: dict[int, tuple[int, Any, ServerMap]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def server_map(self, store: Store, server_id: int, generation: int, synced: Any) -> ServerMap:
-        """The mapping of one server, loaded once per sync of that server."""
+    def loaded_map(self, server_id: int, generation: int, synced: Any) -> ServerMap | None:
+        """The mapping of one server if loaded for this sync of it (no database), else None."""
         got = self.servers.get(server_id)
         if got is not None and got[0] == generation and got[1] == synced:
             return got[2]
+        return None
+
+    def server_map(self, store: Store, server_id: int, generation: int, synced: Any) -> ServerMap:
+        """The mapping of one server, loaded once per sync of that server."""
+        got = self.loaded_map(server_id, generation, synced)
+        if got is not None:
+            return got
         with self.lock:
             got = self.servers.get(server_id)
             if got is not None and got[0] == generation and got[1] == synced:
@@ -180,6 +187,13 @@ class SnapshotHolder:
             self._checked = now
             self._refresh_async()
         return self._snap
+
+    def ready(self) -> tuple[Snapshot, list[Any]] | None:
+        """The snapshot and the configured servers when both are in memory (never touches the
+        database: safe on the event loop), else None."""
+        snap = self.current()
+        known = self._servers
+        return None if snap is None or known is None else (snap, known)
 
     def servers(self) -> list[Any]:
         """The configured music servers (:class:`~sonicmap.pipeline.servers.ServerInfo`), as
