@@ -168,6 +168,16 @@ class _Programme:
 
 def _violations(seq: list[int], caps: Caps) -> list[int]:
     """Positions in ``seq`` that repeat a recording or break a cap (counting from ``caps``)."""
+    if caps.max_artist is None and caps.max_album is None:  # repeats only: set look-ups
+        rec, used = caps.rec, caps.used
+        keys = rec[np.asarray(seq, dtype=np.int64)].tolist()
+        bad = []
+        for pos, key in enumerate(keys):
+            if key in used:
+                bad.append(pos)
+            else:
+                used.add(key)
+        return bad
     bad = []
     for pos, row in enumerate(seq):
         if caps.allows(row):

@@ -105,7 +105,7 @@ def path(
         n_anchor = min(n_mid, max(paths.PATH_ANCHORS, math.ceil(n_mid / 6)))
         for q in waypoints(va, vb, n_anchor + 2)[1:-1]:
             rows, _ = snap.ivf.search(q, paths.PATH_NEIGHBOURS)
-            cand.update(j for j in rows.tolist() if smap.has[j])
+            cand.update(rows[smap.has[rows]].tolist())
     if not (va.any() and vb.any()):
         return [(a, 0.0), (b, 0.0)]
     order = sorted(cand)
