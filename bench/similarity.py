@@ -283,20 +283,29 @@ def run(cache: Path, split: str, jobs: int, methods: Sequence[str]) -> dict[str,
     for m in ("sonicmap", "bliss", "librosa"):
         if m in methods:
             got[m] = descriptors(cache, m, tracks, jobs)
-    # every method is evaluated on the same files: a file one method refused is left out
-    keep = [
-        i
-        for i in range(len(tracks))
-        if not any(isinstance(d[i], dict) and "error" in d[i] for d in got.values() if d)
-    ]
     unpacked = str(realmusic.set_dir(cache) / "unpacked") + "/"
-    notes: list[str] = [
-        f"left out ({m} refused the file): {tracks[i].key} — "
-        + d[i]["error"].replace(unpacked, "").rstrip(".")
+    refused: dict[str, dict[str, str]] = {
+        m: {
+            tracks[i].key: d[i]["error"].replace(unpacked, "").rstrip(".")
+            for i in range(len(tracks))
+            if isinstance(d[i], dict) and "error" in d[i]
+        }
         for m, d in got.items()
         if d
-        for i in range(len(tracks))
-        if isinstance(d[i], dict) and "error" in d[i]
+    }
+    record = json.loads(BLISS_RECORD.read_text()) if BLISS_RECORD.exists() else {}
+    key = f"{_manifest_hash()}:{split}"
+    bliss_recorded = "bliss" in methods and got.get("bliss") is None and key in record
+    if bliss_recorded:
+        # the recorded figures left out the files bliss refused then: leave them out again
+        refused["bliss"] = dict(record[key].get("left_out", {}))
+    # every method is evaluated on the same files: a file one method refused is left out
+    out = {k for r in refused.values() for k in r}
+    keep = [i for i in range(len(tracks)) if tracks[i].key not in out]
+    notes: list[str] = [
+        f"left out ({m} refused the file): {k} — {msg}"
+        for m, r in refused.items()
+        for k, msg in sorted(r.items())
     ]
     tracks = [tracks[i] for i in keep]
     got = {m: (None if d is None else [d[i] for i in keep]) for m, d in got.items()}
@@ -315,14 +324,12 @@ def run(cache: Path, split: str, jobs: int, methods: Sequence[str]) -> dict[str,
         )
     if "bliss" in methods:
         X = got["bliss"]
-        record = json.loads(BLISS_RECORD.read_text()) if BLISS_RECORD.exists() else {}
-        key = f"{_manifest_hash()}:{split}"
         if X is not None:
             rows["bliss-audio"] = euclid_method(np.asarray(X), artists, albums)
-            record[key] = rows["bliss-audio"]
+            record[key] = {**rows["bliss-audio"], "left_out": refused.get("bliss", {})}
             BLISS_RECORD.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
-        elif key in record:
-            rows["bliss-audio (recorded)"] = record[key]
+        elif bliss_recorded:
+            rows["bliss-audio (recorded)"] = {k: record[key][k] for k in METRICS}
             notes.append("bliss-audio could not run: its figures recorded on the same files")
     if "librosa" in methods:
         X = got["librosa"]
