@@ -50,9 +50,10 @@ _READ = [0.0]  # seconds of audio a method actually read (librosa: libsndfile ma
 def _work_decode(path: str) -> None:
     import numpy as np
 
-    from sonicmap.analysis.decode import BLOCK_S, _open_sndfile
+    from sonicmap.analysis.decode import BLOCK_S
+    from sonicmap.analysis.decode.sndfile import open_sndfile
 
-    snd = _open_sndfile(path)  # the same choice of decoder as sonicmap's
+    snd = open_sndfile(path)  # the same choice of decoder as sonicmap's
     if snd is None:
         _work_pyav(path)
         return
@@ -72,9 +73,9 @@ def _work_pyav(path: str) -> None:
 
 def _read_by_libsndfile(path: Path) -> bool:
     """Whether sonicmap decodes ``path`` with libsndfile (then the ``pyav`` row is added)."""
-    from sonicmap.analysis.decode import _open_sndfile
+    from sonicmap.analysis.decode.sndfile import open_sndfile
 
-    snd = _open_sndfile(path)
+    snd = open_sndfile(path)
     if snd is not None:
         snd.close()
     return snd is not None

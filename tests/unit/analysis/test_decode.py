@@ -8,7 +8,8 @@ from tests.unit.analysis.conftest import click_track, sine
 from tests.unit.analysis.test_loudness import reference_lufs
 
 from sonicmap.analysis import analyze_file
-from sonicmap.analysis.decode import ANALYSIS_SR, _Decimator, iter_blocks, lowpass_fir
+from sonicmap.analysis.decode import ANALYSIS_SR, iter_blocks, lowpass_fir
+from sonicmap.analysis.decode.dsp import Decimator
 from sonicmap.errors import DecodeError
 from sonicmap.synth import write_audio
 
@@ -67,7 +68,7 @@ def test_blocks_cover_the_signal_at_the_analysis_rate(tmp_path, signal_44k):
 
 def test_streamed_decimation_equals_one_shot_filtering():
     x = np.random.default_rng(0).standard_normal(44100 * 3).astype(np.float32)
-    d = _Decimator(4, 44100)
+    d = Decimator(4, 44100)
     streamed = np.concatenate([d.process(x[i : i + 8820]) for i in range(0, x.size, 8820)])
     h = lowpass_fir(24, 4400.0, 44100)
     ref = np.convolve(x.astype(np.float64), h)[3 : x.size : 4]
@@ -77,9 +78,9 @@ def test_streamed_decimation_equals_one_shot_filtering():
 @pytest.fixture
 def pyav_only(monkeypatch):
     """Decode every file through PyAV (as on a platform without libsndfile)."""
-    import sonicmap.analysis.decode as decode
+    import sonicmap.analysis.decode.sndfile as sndfile_backend
 
-    monkeypatch.setattr(decode, "_sf", None)
+    monkeypatch.setattr(sndfile_backend, "_sf", None)
 
 
 def _blocks(path):
@@ -95,9 +96,9 @@ def test_libsndfile_and_pyav_give_the_same_blocks(tmp_path, signal_44k, ext, ato
     y = y * np.array([[1.0], [0.5]])  # unequal channels: the powers and the mix must differ
     p = write_audio(tmp_path / f"x.{ext}", y, sr)
     info_sf, via_sf = _blocks(p)
-    import sonicmap.analysis.decode as decode
+    import sonicmap.analysis.decode.sndfile as sndfile_backend
 
-    monkeypatch.setattr(decode, "_sf", None)
+    monkeypatch.setattr(sndfile_backend, "_sf", None)
     info_av, via_av = _blocks(p)
     assert info_sf.codec != info_av.codec  # really two decoders (mp3 / mp3float, pcm_16 / …)
     assert (info_sf.sample_rate, info_sf.channels) == (info_av.sample_rate, info_av.channels)
@@ -123,13 +124,13 @@ def test_a_file_pyav_cannot_read_falls_back_to_libsndfile(tmp_path, signal_44k, 
     """A MATLAB 5 sound file named .flac: FFmpeg has no decoder for it, libsndfile reads it."""
     import soundfile
 
-    import sonicmap.analysis.decode as decode
+    import sonicmap.analysis.decode.sndfile as sndfile_backend
 
     y, sr = signal_44k
     p = tmp_path / "really mat5.flac"
     soundfile.write(p, y.T, sr, format="MAT5", subtype="FLOAT")
     with monkeypatch.context() as m:
-        m.setattr(decode, "_sf", None)  # PyAV alone refuses it
+        m.setattr(sndfile_backend, "_sf", None)  # PyAV alone refuses it
         with pytest.raises(DecodeError, match="PyAV: "):
             analyze_file(p, tags=None)
     a = analyze_file(p, tags=None)
