@@ -361,6 +361,20 @@ HISTORY = [
     "P@5 moved from 0.932 (layout 1) to 0.925 with genre tags and from 0.919 to 0.914 without. "
     "The set is all Ogg Vorbis (what the packages ship); 8 artists per half make each figure "
     "coarse (one query moves P@5 by about 0.002, one artist half-profile artist acc by 0.06).",
+    "Tried after layout 5 and not taken (2026-12-08; the only two candidates scored on the test "
+    "half): a stereo width (the side signal's share of the stereo power, from the 100 ms powers "
+    "the loudness already keeps; Tzanetakis, Jones & McNally 2007), the RMS level and MFCC 0 and "
+    "10 means in place of the four least artist-separating dimensions raised the tuning half's "
+    "held-out-artist score from 0.541 to 0.565 (the width and MFCC 10 alone, in place of two: "
+    "0.561) but lowered the test half's P@5 on its 108 files from 0.498 to 0.467 (0.465). They "
+    "had been picked with all eight tuning artists. With the choice made inside the folds (all "
+    "35 splits of the tuning artists into halves; layout 5 scores 0.538 there), swapping in the "
+    "2-8 best of 96 further candidate dimensions (MFCC 9-12 means and 4-12 deviations, MFCC "
+    "correlations, per-band contrast, valleys and fluctuation shares, mood scores, the width, "
+    "tonal-centroid change and dispersion after Harte et al. 2006, bass-onset share, short-term "
+    "loudness spread, MFCC deltas and 1 s texture-window deviations) scores 0.521-0.545, the 52 "
+    "best of all 0.529, diagonal weights learnt by neighbourhood components analysis 0.480-0.538: "
+    "eight tuning artists cannot tell such changes apart, so layout 5 stays.",
 ]
 """Earlier figures of this bench (recorded when each layout landed)."""
 
