@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -26,6 +25,7 @@ from sqlalchemy import select
 
 from sonicmap.embedding import DIM
 from sonicmap.errors import NotEmbeddedError, NotFoundError, SonicmapError
+from sonicmap.library.identity import normalise_name
 from sonicmap.pipeline.embeddings import TRACK_INFO
 from sonicmap.sequencing import Pool, plan_mix, plan_path, similarity, waypoints
 from sonicmap.sequencing.pool import NONE
@@ -170,10 +170,6 @@ def _check_cap(name: str, value: Any) -> int | None:
     return value
 
 
-def _fold(s: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", s).casefold().split())
-
-
 # The display rows of similar tracks, plus duration and vector (embedded tracks only).
 _ROWS = TRACK_INFO.add_columns(Track.duration_s, TrackEmbedding.vector).join(
     TrackEmbedding, TrackEmbedding.track_id == Track.id
@@ -207,8 +203,9 @@ def _pool(rows: dict[int, Any]) -> Pool:
     rec = np.full(len(ids), NONE, np.int64)
     for j, i in enumerate(ids):
         r = rows[i]
-        if r.artist_id is not None and r.title and _fold(r.title):
-            rec[j] = keys.setdefault((int(r.artist_id), _fold(r.title)), len(keys))
+        title = normalise_name(r.title)
+        if r.artist_id is not None and title:
+            rec[j] = keys.setdefault((int(r.artist_id), title), len(keys))
     blob = b"".join(bytes(rows[i].vector) for i in ids)
     vecs = np.frombuffer(blob, dtype="<f4").reshape(len(ids), -1) if ids else np.zeros((0, 64))
     return Pool(

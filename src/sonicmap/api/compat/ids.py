@@ -9,7 +9,6 @@ tracks and artists that server has, with the server's ids as strings.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,11 +20,6 @@ from sonicmap.store.db import Store
 
 class NoServer(SonicmapError):
     """No music server can answer this request (none configured, or an ambiguous default)."""
-
-
-def fold(s: str | None) -> str:
-    """Case-, space- and Unicode-form-insensitive form of a name or title."""
-    return " ".join(unicodedata.normalize("NFKC", s or "").casefold().split())
 
 
 def choose_server(

@@ -29,10 +29,11 @@ from sqlalchemy import select
 from sonicmap.api.compat import answers
 from sonicmap.api.compat.access import CompatAccess, CompatAccessError
 from sonicmap.api.compat.common import CompatError, compute_limiter, flag_arg, int_arg
-from sonicmap.api.compat.ids import NoServer, ServerIds, choose_server, fold
+from sonicmap.api.compat.ids import NoServer, ServerIds, choose_server
 from sonicmap.api.compat.replies import error as _error
 from sonicmap.api.compat.snapshot import SnapshotHolder
 from sonicmap.api.errors import translate
+from sonicmap.library.identity import normalise_name
 from sonicmap.store import schema as db
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,8 @@ async def similar_tracks(request: Request) -> JSONResponse:
             exact = [
                 r
                 for r in found
-                if fold(r["title"]) == fold(title) and fold(r["author"]) == fold(artist)
+                if normalise_name(r["title"]) == normalise_name(title)
+                and normalise_name(r["author"]) == normalise_name(artist)
             ]
             if not exact:
                 raise CompatError(404, f"Track '{title}' by '{artist}' not found in the database.")

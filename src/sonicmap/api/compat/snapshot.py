@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +23,7 @@ import numpy as np
 from sqlalchemy import func, select
 
 from sonicmap.embedding.ivf import IvfIndex
+from sonicmap.library.identity import normalise_name
 from sonicmap.store import schema as db
 from sonicmap.store.db import Store
 
@@ -32,10 +32,6 @@ log = logging.getLogger(__name__)
 CHECK_INTERVAL_S = 5.0
 """At most this long between a change in the database and the snapshot noticing it."""
 NONE = -1
-
-
-def _fold(s: str | None) -> str:
-    return " ".join(unicodedata.normalize("NFKC", s or "").casefold().split())
 
 
 @dataclass
@@ -146,8 +142,9 @@ def build(store: Store, stamp: tuple[Any, ...]) -> Snapshot | None:
     keys: dict[tuple[int, str], int] = {}
     rec = np.full(n, NONE, np.int64)
     for j, r in enumerate(rows):
-        if r[2] is not None and _fold(r[1]):
-            rec[j] = keys.setdefault((int(r[2]), _fold(r[1])), len(keys))
+        title = normalise_name(r[1])
+        if r[2] is not None and title:
+            rec[j] = keys.setdefault((int(r[2]), title), len(keys))
     snap = Snapshot(
         stamp=stamp,
         ids=np.array([r[0] for r in rows], np.int64),

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
 from sonicmap.errors import NotFoundError, SonicmapError
+from sonicmap.library.identity import normalise_name
 from sonicmap.store.schema import (
     Artist,
     Track,
@@ -22,27 +22,23 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _fold(s: str) -> str:
-    return unicodedata.normalize("NFKC", s).casefold().strip()
-
-
 def find_artist(store: Store, name: str) -> int:
     """Id of the artist called ``name`` (case- and Unicode-form-insensitive).
 
     Raises :class:`NotFoundError` (with up to five close names) or :class:`SonicmapError` when
     several artists share the name.
     """
-    want = _fold(name)
+    want = normalise_name(name)
     with store.session() as ses:
         rows = ses.execute(
             select(Artist.id, Artist.name).where(func.lower(Artist.name) == name.lower())
         ).all()
-        exact = [r for r in rows if _fold(r.name) == want]
+        exact = [r for r in rows if normalise_name(r.name) == want]
         if not exact:  # lower() in SQL is ASCII-only on SQLite: compare folded names in Python
             rows = ses.execute(select(Artist.id, Artist.name)).all()
-            exact = [r for r in rows if _fold(r.name) == want]
+            exact = [r for r in rows if normalise_name(r.name) == want]
             if not exact:
-                near = sorted(r.name for r in rows if want and want in _fold(r.name))[:5]
+                near = sorted(r.name for r in rows if want and want in normalise_name(r.name))[:5]
                 hint = f"; did you mean: {', '.join(near)}" if near else ""
                 raise NotFoundError(f"no artist named {name!r}{hint}")
     if len(exact) > 1:
