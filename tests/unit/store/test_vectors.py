@@ -49,6 +49,17 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
 
 
+def test_cosine_distances_of_zero_vectors_are_nan_or_the_given_undefined() -> None:
+    q = np.array([1.0, 0.0, 0.0], dtype=np.float32)
+    v = np.array([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 3.0, 0.0], [-1.0, 0.0, 0.0]], np.float32)
+    d = cosine_distances(q, v)
+    assert d[[0, 2, 3]].tolist() == [0.0, 1.0, 2.0] and np.isnan(d[1])
+    assert cosine_distances(q, v, undefined=1.0).tolist() == [0.0, 1.0, 1.0, 2.0]
+    zero = np.zeros(3, np.float32)
+    assert np.isnan(cosine_distances(zero, v)).all()
+    assert cosine_distances(zero, v, undefined=1.0).tolist() == [1.0] * 4
+
+
 # -- blobs -------------------------------------------------------------------------------------
 
 

@@ -24,12 +24,13 @@ from sonicmap.api.compat.common import (
     CompatError,
 )
 from sonicmap.api.compat.common import song_row as _song_row
-from sonicmap.api.compat.ids import ServerIds, fold
+from sonicmap.api.compat.ids import ServerIds
 from sonicmap.api.queries import like_pattern
 from sonicmap.errors import NotFoundError, SonicmapError
+from sonicmap.library.identity import normalise_name
 from sonicmap.pipeline import embeddings, paths
 from sonicmap.store import schema as db
-from sonicmap.store.vectors import from_blob
+from sonicmap.store.vectors import cosine_distances, from_blob
 
 ALCHEMY_DEFAULT_N = 100
 ALCHEMY_MAX_N = 200
@@ -95,7 +96,8 @@ def similar_tracks(
         ).one_or_none()
 
     def key(artist_id: int | None, title: str | None) -> tuple[int, str] | None:
-        return (int(artist_id), fold(title)) if artist_id is not None and fold(title) else None
+        folded = normalise_name(title)
+        return (int(artist_id), folded) if artist_id is not None and folded else None
 
     fetch = 2 * n + 16
     while True:
@@ -168,9 +170,7 @@ def find_path(ids: ServerIds, start_id: str | None, end_id: str | None, steps: i
     songs = ids.songs(int(t["id"]) for t in tracks)
     # hop distances along the songs the server has (a dropped song's hops are merged)
     vecs = _vectors(ids.store, [int(t["id"]) for t in tracks if songs.get(int(t["id"])) in kept])
-    total = 0.0
-    for a, b in zip(vecs, vecs[1:], strict=False):
-        total += _cosine_distance(a, b)
+    total = sum((float(_distances(a, [b])[0]) for a, b in zip(vecs, vecs[1:], strict=False)), 0.0)
     return {"path": rows, "total_distance": round(total, 6) if np.isfinite(total) else 0.0}
 
 
@@ -191,11 +191,13 @@ def _vectors(store: Any, track_ids: list[int]) -> list[np.ndarray]:
     return [found[t] for t in track_ids if t in found]
 
 
-def _cosine_distance(a: np.ndarray, b: np.ndarray) -> float:
-    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
-    if na == 0.0 or nb == 0.0:
-        return 1.0
-    return float(min(2.0, max(0.0, 1.0 - float(a @ b) / (na * nb))))
+def _distances(q: np.ndarray, vectors: Sequence[np.ndarray]) -> np.ndarray:
+    """Cosine distances [0, 2] of ``vectors`` to ``q``; a zero vector's undefined angle counts
+    as orthogonal (1.0), as in the snapshot's answers and the path planner."""
+    if not len(vectors):
+        return np.zeros(0)
+    d = cosine_distances(np.asarray(q), np.asarray(vectors), undefined=1.0)
+    return np.clip(d, 0.0, 2.0) + 0.0  # + 0.0: no -0.0 in the answers
 
 
 def _artist_ref(ids: ServerIds, ref: str) -> int | None:
@@ -223,7 +225,7 @@ def _representatives(ids: ServerIds, vectors: dict[int, np.ndarray]) -> dict[int
         if int(r.id) in songs:
             v = from_blob(r.vector).astype(np.float64)
             scored[int(r.artist_id)].append(
-                (_cosine_distance(v, vectors[int(r.artist_id)]), int(r.id), r.title)
+                (float(_distances(vectors[int(r.artist_id)], [v])[0]), int(r.id), r.title)
             )
     return {
         a: [
@@ -333,8 +335,11 @@ def alchemy(ids: ServerIds, items: Any, n: Any) -> dict[str, Any]:
         keep = []
         for t in tracks:
             v = got.get(int(t["id"]))
-            if v is not None and min(_cosine_distance(v, s) for s in subv) < min(
-                _cosine_distance(v, a) for a in addv
+            if (
+                v is not None
+                and subv
+                and addv
+                and _distances(v, subv).min() < _distances(v, addv).min()
             ):
                 filtered.append(t)
             else:

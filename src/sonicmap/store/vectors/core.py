@@ -125,12 +125,17 @@ def as_matrix(ids: Sequence[int], vectors: Any) -> tuple[list[int], np.ndarray]:
     return ids, m
 
 
-def cosine_distances(query: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+def cosine_distances(
+    query: np.ndarray, vectors: np.ndarray, *, undefined: float = np.nan
+) -> np.ndarray:
     """Cosine distance ``1 - cos`` in float64 (the figure every backend reports).
 
     query : np.ndarray [shape=(64,), float32]
     vectors : np.ndarray [shape=(n, 64), float32]
-    returns : np.ndarray [shape=(n,), float64], rounded to 12 decimals; rows of zero norm get NaN.
+    undefined : the distance of a row of zero norm (of every row when the query has zero norm),
+        whose angle is undefined: NaN by default (the indexes never return such rows); 1.0 counts
+        it as orthogonal, as the path planner and the plugin answers do.
+    returns : np.ndarray [shape=(n,), float64], rounded to 12 decimals.
 
     Each row is computed on its own (einsum: no BLAS kernel whose rounding depends on a row's
     position and the number of rows), and the rounding makes vectors of one direction (float32
@@ -143,7 +148,9 @@ def cosine_distances(query: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     vn = np.sqrt(np.einsum("ij,ij->i", v, v))
     with np.errstate(divide="ignore", invalid="ignore"):
         d: np.ndarray = np.round(1.0 - np.einsum("ij,j->i", v, q) / (vn * qn), 12)
-    d[vn == 0] = np.nan
+    d[vn == 0] = undefined
+    if qn == 0:
+        d[:] = undefined
     return d
 
 
