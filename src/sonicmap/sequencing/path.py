@@ -132,11 +132,13 @@ class _Programme:
         ]
         self.cost: list[np.ndarray] = [first] * len(self.banned)
         self.back: list[np.ndarray] = [np.zeros(0, np.int64)] * len(steps)
+        self.any_banned = [False] * len(self.banned)
         self.cols = [np.arange(st.shape[1]) for st in steps]
         self.valid = 0  # places whose forward cost is up to date
 
     def ban(self, h: int, j: int) -> None:
         self.banned[h][j] = True
+        self.any_banned[h] = True
         self.valid = min(self.valid, h)
 
     def solve(self) -> list[int] | None:
@@ -149,9 +151,10 @@ class _Programme:
         cost = self.cost[h0 - 1]
         for h in range(h0 - 1, len(self.steps)):
             total = cost[:, None] + self.steps[h]
-            arg = np.argmin(total, axis=0)
+            arg = total.argmin(axis=0)
             cost = total[arg, self.cols[h]]
-            cost[self.banned[h + 1]] = np.inf
+            if self.any_banned[h + 1]:
+                cost[self.banned[h + 1]] = np.inf
             self.back[h] = arg
             self.cost[h + 1] = cost
         self.valid = len(self.banned)
@@ -263,11 +266,12 @@ def plan_path(
         c[erec[p][:, None] == erec[q][None, :]] = np.inf  # same track or recording twice in a row
         steps.append(c)
     programme = _Programme(first, steps, last)
+    layer_rows = [eligible[lay].tolist() for lay in layers]
     for _ in range(MAX_REPAIRS):
         pick = programme.solve()
         if pick is None:
             break
-        seq = [int(eligible[layers[h][j]]) for h, j in enumerate(pick)]
+        seq = [layer_rows[h][j] for h, j in enumerate(pick)]
         bad = _violations(seq, caps.copy())
         if not bad:
             return _plan([start, *seq, end], unit, a)
