@@ -16,6 +16,13 @@ Two sources of music written by people, rendered with FluidSynth and the Fluid R
   Drum-only grooves (no chord, bass, walk, arpeggio, scale, plectrum, aria, solo or melody
   track: the whole ``zoom`` library) count for tempo only.
   Grooves in 5, 6/8 or 12/8 time and the metronomes are left out (their beat level is ambiguous).
+  Where the groove's own documentation (its ``Begin Doc`` block, written by its author) tells,
+  unconditionally, to double the tempo (``stdlib`` ``broadway``, ``bwmarch``, ``fastswing``,
+  ``march``, ``merengue``, ``polka``, ``quickstep``, ``ragtime``, ``samba``, ``ska``: "a 2/4
+  pattern written in 4", "really in 2/2 time but we notate with 4 chords/bar … so double the
+  tempo!"), the notated quarter is the eighth of the music the pattern plays, and the truth is
+  MMA's tempo / 2 (the song is rendered at the drawn tempo as before; only the reference
+  follows the author's metre), unless that falls below 50 BPM (then the notated quarter stays).
 * **MIDI scores shipped in Debian packages** (``MIDI_PACKAGES``, fetched with ``apt-get download``
   into the cache and unpacked with ``dpkg-deb -x``): tempo from the file's first tempo meta
   event, key from its first key-signature meta event. A file without a tempo event is skipped;
@@ -83,6 +90,9 @@ PITCHED = re.compile(
     r"^\s*(Begin\s+)?(Chord|Bass|Walk|Arpeggio|Scale|Plectrum|Aria|Solo|Melody)\b", re.M | re.I
 )
 """A line that defines or sets a pitched MMA track (a file without one plays drums only)."""
+DOUBLE_TEMPO = re.compile(r"double(?: up on)? the tempo", re.I)
+"""A groove's documentation telling to double the tempo: its notated beat is half the music's."""
+CONDITIONAL = re.compile(r"\bif you have\b", re.I)
 FAST = re.compile(r"fast|quick|bebop|polka|jive|charleston|ska|dixie|bluegrass|march", re.I)
 
 
@@ -121,6 +131,14 @@ def _tempo_range(name: str, beats: int) -> tuple[float, float]:
     if beats == 3:
         return 90.0, 180.0
     return 80.0, 160.0
+
+
+def doubled_by_doc(text: str) -> bool:
+    """True when the groove file's ``Begin Doc`` … ``End`` block tells, unconditionally, to
+    double the tempo (see ``build``)."""
+    m = re.search(r"^\s*Begin\s+Doc\b(.*?)^\s*End\b", text, re.S | re.I | re.M)
+    doc = " ".join(m.group(1).split()) if m else ""
+    return bool(DOUBLE_TEMPO.search(doc)) and not CONDITIONAL.search(doc)
 
 
 def mma_grooves() -> list[tuple[str, Path, str, int, bool]]:
@@ -383,6 +401,7 @@ def plan(cache: Path, seconds: float, seed: int) -> list[dict]:
                 "key": f"{PITCH_CLASSES[tonic]} {mode}" if pitched else None,
                 "progression": prog,
                 "song": mma_song(f, groove, bpm, tonic, mode, prog, beats, seconds),
+                "doubled": doubled_by_doc(f.read_text(errors="replace")),
                 "half": _half(group),
             }
         )
@@ -425,7 +444,11 @@ def build(cache: Path, seconds: float, seed: int, jobs: int) -> list[dict]:
                     if r.returncode != 0 or not tmp.exists():
                         return None
                     shutil.move(tmp, midi)
-            factor = tactus_factor(midi_meta(midi.read_bytes()), 0, sys.maxsize, c["bpm"])
+            if c.pop("doubled") and c["bpm"] / 2 >= SLOWEST_TACTUS:
+                factor, c["tactus"] = 0.5, "documented"
+            else:
+                factor = tactus_factor(midi_meta(midi.read_bytes()), 0, sys.maxsize, c["bpm"])
+                c["tactus"] = "onsets" if factor != 1.0 else "notated"
             c["bpm_notated"], c["bpm"] = c["bpm"], round(c["bpm"] * factor, 3)
             if not out.exists():
                 _render(midi, out, 0.0, 10_000.0)
