@@ -26,7 +26,7 @@ from sonicmap.errors import AnalysisError, DecodeError, TagError
 
 logger = logging.getLogger(__name__)
 
-ANALYSIS_VERSION = 5
+ANALYSIS_VERSION = 6
 """Bumped on any change of the algorithms or of the feature set."""
 
 MIN_DURATION_S = 0.5

@@ -28,24 +28,28 @@ measure-level periodicity (the strongest longer autocorrelation peak must last a
 beats, Klapuri et al. 2006); a period that does not nest in it (a 3:2 or 3:4 pulse of syncopated
 accents) is replaced by the most salient whole divisor of the measure (``_metrical_period``).
 
-Octave decision (analysis version 4): the estimate T competes with T/2, 2T/3, 3T/2 and 2T by a
-linear score over periodicity and event-density features (``octave_features``), whose weights
-``OCTAVE_WEIGHTS`` were fitted on the tuning half of the people-written set by
-``bench/tempo_octave_fit.py`` (a learnt octave decision as in Percival & Tzanetakis 2014, with
-features after Elowsson & Friberg, "Modeling the perception of tempo", JASA 137(6), 2015 and
-McKinney & Moelants 2006).
+Octave decision (:mod:`sonicmap.analysis.metre`; analysis versions 4 and 6): the estimate T
+competes with T/2, 2T/3, 3T/2 and 2T by a linear score over periodicity, event-density and
+beat-grid features, whose weights were fitted on the tuning half of the people-written set by
+``bench/tempo_octave_fit.py``.
 """
 
 from __future__ import annotations
 
 import functools
-import math
 from typing import NamedTuple
 
 import numpy as np
 from scipy import fft as _fft  # several times faster than numpy.fft on batches of rows
 
-from sonicmap.analysis.rhythm import _hann_sym, _std, moving_average, onset_rate
+from sonicmap.analysis.metre import (
+    N_OCTAVE_FEATURES,
+    OCTAVE_WEIGHTS,
+    Evidence,
+    octave_candidates,
+)
+from sonicmap.analysis.rhythm import BASS_MAX_HZ, _hann_sym, _std, moving_average, onset_rate
+from sonicmap.analysis.spectral import N_MELS, mel_edges
 
 BPM_MIN = 50.0
 BPM_MAX = 220.0
@@ -53,6 +57,9 @@ _SMOOTH = np.array([0.25, 0.5, 0.25])
 """3-frame (70 ms) Hann smoothing of the detrended envelopes before the tempo salience."""
 _SMOOTH_ACF = np.array([0.0625, 0.25, 0.375, 0.25, 0.0625])
 """Autocorrelation of ``_SMOOTH`` at lags −2 … 2."""
+BASS_SHARE = float(np.count_nonzero(mel_edges()[1:-1] < BASS_MAX_HZ)) / N_MELS
+"""Share of the analysis's mel bands in the bass onset envelope: the full-band envelope is the
+mean flux over all bands, so the non-bass bands' mean is (onset − s·bass) / (1 − s)."""
 _TEMPOGRAM_BATCH = 32
 """Tempogram windows transformed at once (bounds its memory whatever the track length)."""
 
@@ -154,77 +161,6 @@ def _periodicity(
     f = fourier_tempogram(o, fps, 60.0 * fps / lags, window_s=window_s)
     peak = f.max()
     return acf, (f / peak if peak > 0 else np.zeros_like(acf))
-
-
-OCTAVE_RATIOS = (0.5, 2.0 / 3.0, 1.0, 1.5, 2.0)
-"""Tempo candidates of the octave decision, as multiples of the salience-based estimate."""
-N_OCTAVE_FEATURES = 10
-OCTAVE_WEIGHTS = np.array(
-    [1.8569, 0.9989, 0.1311, 0.2161, -0.1551, 0.7156, 1.8194, 0.6976, -0.1316, -0.7155]
-)
-"""Weights of the octave decision's linear score over ``octave_features`` (fitted on the tuning
-half of the people-written set by ``bench/tempo_octave_fit.py``; see docs/analysis.md)."""
-
-
-def _at(x: np.ndarray, grid_bpm: np.ndarray, bpm: float) -> float:
-    """``x`` (given at the descending tempi ``grid_bpm``) at ``bpm``; 0 outside the grid."""
-    if bpm < grid_bpm[-1] or bpm > grid_bpm[0]:
-        return 0.0
-    return float(np.interp(-bpm, -grid_bpm, x))
-
-
-def octave_features(
-    bpm: float,
-    ratio: float,
-    grid_bpm: np.ndarray,
-    periodicity: list[tuple[np.ndarray, np.ndarray]],
-    rate: float,
-) -> np.ndarray:
-    """Features [shape=(10,)] of the tempo candidate ``bpm`` (= ``ratio`` × the estimate).
-
-    grid_bpm : tempi of the periodicity functions (descending); periodicity : (autocorrelation,
-    tempogram) of the full-band and of the bass envelope (zeros when there is no bass
-    envelope); rate : onsets per second. Features: both periodicity functions of both envelopes
-    at the candidate; those of the full-band envelope at twice and at half the candidate
-    (evidence for a faster or a slower metrical level); log2 of the onsets per beat (event
-    density, the main cue of perceived tempo after McKinney & Moelants 2006); whether the
-    candidate differs from the estimate (a cost of changing it). No tempo prior: the salience
-    already has one, and a fitted one learns the tempo distribution of the fitting set.
-    """
-    (af, ff), (ab, fb) = periodicity
-    return np.array(
-        [
-            _at(af, grid_bpm, bpm),
-            _at(ff, grid_bpm, bpm),
-            _at(ab, grid_bpm, bpm),
-            _at(fb, grid_bpm, bpm),
-            _at(af, grid_bpm, 2 * bpm),
-            _at(ff, grid_bpm, 2 * bpm),
-            _at(af, grid_bpm, bpm / 2),
-            _at(ff, grid_bpm, bpm / 2),
-            math.log2(max(rate, 0.1) * 60.0 / bpm),
-            float(ratio != 1.0),
-        ]
-    )
-
-
-def octave_candidates(
-    bpm: float,
-    grid_bpm: np.ndarray,
-    periodicity: list[tuple[np.ndarray, np.ndarray]],
-    rate: float,
-    bpm_min: float,
-    bpm_max: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The candidates ``bpm × OCTAVE_RATIOS`` inside [bpm_min, bpm_max] [shape=(k,)] and their
-    ``octave_features`` [shape=(k, 10)]."""
-    cands, feats = [], []
-    for r in OCTAVE_RATIOS:
-        b = bpm * r
-        if bpm_min <= b <= bpm_max:
-            cands.append(b)
-            feats.append(octave_features(b, r, grid_bpm, periodicity, rate))
-    return np.array(cands), np.array(feats).reshape(len(cands), N_OCTAVE_FEATURES)
 
 
 MEASURE_MIN_S = 1.1
@@ -340,7 +276,7 @@ def estimate_tempo(
 def tempo_octave_candidates(
     onset: np.ndarray, fps: float, *, low_onset: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The octave decision's candidates [bpm, shape=(k,)] and features [shape=(k, 10)] for the
+    """The octave decision's candidates [bpm, shape=(k,)] and features [shape=(k, 15)] for the
     envelopes of a track, with ``estimate_tempo``'s defaults (what it scores with
     ``OCTAVE_WEIGHTS``; empty when there is no periodic content). Used to fit the weights
     (``bench/tempo_octave_fit.py``)."""
@@ -360,9 +296,13 @@ def _candidates(
 ) -> tuple[np.ndarray, np.ndarray]:
     return octave_candidates(
         60.0 * fps / ev.period,
-        ev.grid_bpm,
-        ev.periodicity,
-        onset_rate(onset, fps) if rate is None else rate,
+        Evidence(
+            ev.grid_bpm,
+            ev.periodicity,
+            onset_rate(onset, fps) if rate is None else rate,
+            ev.envelopes,
+            fps,
+        ),
         bpm_min,
         bpm_max,
     )
@@ -377,6 +317,8 @@ class _Evidence(NamedTuple):
     """tempi [beats/min] of the periodicity functions (descending)"""
     periodicity: list[tuple[np.ndarray, np.ndarray]]
     """(autocorrelation, tempogram) of the full-band and the bass envelope (zeros if none)"""
+    envelopes: tuple[np.ndarray, np.ndarray, np.ndarray]
+    """detrended, half-wave rectified full-band, bass (zeros if none) and non-bass envelopes"""
 
 
 def _tempo_evidence(
@@ -410,9 +352,10 @@ def _tempo_evidence(
     n_acf = min(4 * lag_max + 2, o.size - 1)  # refinement and measure level
     n_sal = min(lag_max + 1, o.size - 1)  # salience
     ma = max(3, int(fps))
-    acfs = []
+    acfs, detrended = [], []
     for env in envelopes:
         d = env - moving_average(env, ma)
+        detrended.append(d)
         # a 3-frame (70 ms) Hann smoothing: the autocorrelation peaks of an impulsive envelope
         # are narrower than a frame and would fall between the integer lags
         sm = np.convolve(d, _SMOOTH, mode="same")
@@ -442,4 +385,9 @@ def _tempo_evidence(
     period = _metrical_period(mean_acf, fps, period, lags, salience)
     if len(periodicity) == 1:
         periodicity.append((np.zeros(lags.size), np.zeros(lags.size)))
-    return _Evidence(period, acfs[0], 60.0 * fps / lags, periodicity)
+        full, bass, rest = detrended[0], np.zeros(o.size), detrended[0]
+    else:
+        full, bass = detrended
+        rest = (full - BASS_SHARE * bass) / (1.0 - BASS_SHARE)
+    grid = (np.maximum(full, 0.0), np.maximum(bass, 0.0), np.maximum(rest, 0.0))
+    return _Evidence(period, acfs[0], 60.0 * fps / lags, periodicity, grid)
