@@ -26,8 +26,10 @@ EXACT_BELOW = 4096
 KMEANS_ITERATIONS = 8
 KMEANS_SAMPLE = 50_000
 """k-means runs on at most this many vectors (a random sample); all are then assigned."""
-MIN_PROBE_FRACTION = 0.06
-"""``nprobe`` scans at least this fraction of the lists (and at least 8)."""
+MIN_PROBE_FRACTION = 0.05
+"""``nprobe`` scans at least this fraction of the lists (and at least 8). At 100,000 tracks (316
+lists) 5 % = 16 lists: recall@10 0.97 against exact search on ``bench/compat.py``'s vectors
+(1,000 seeds; 19 lists: 0.99, 14: 0.95), for 16 % less CPU per ``similar_tracks`` answer."""
 
 
 def _unit(m: np.ndarray) -> np.ndarray:
