@@ -12,6 +12,7 @@ import sys
 import typer
 
 from sonicmap.cli import _common
+from sonicmap.config import load_config
 from sonicmap.errors import SonicmapError
 
 app = typer.Typer(
@@ -27,7 +28,7 @@ app = typer.Typer(
 def _startup(ctx: typer.Context) -> None:
     """Load and validate settings and gmm_config.yaml before any command runs."""
     try:
-        cfg = _common.load_config()
+        cfg = load_config()
     except SonicmapError as exc:
         raise _common.fail(str(exc)) from None
     _common.set_config(cfg)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import typer
 
 from sonicmap.cli._common import dumps, emit_json, get_config, handle_errors
 from sonicmap.config import masked_dict
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 db_app = typer.Typer(
     help="Database schema: upgrade, downgrade, show the revision.", no_args_is_help=True
@@ -26,7 +31,7 @@ def config_cmd(
         _print_tree(values, indent=2)
 
 
-def _print_tree(values: dict, indent: int) -> None:
+def _print_tree(values: dict[str, Any], indent: int) -> None:
     for key, value in values.items():
         if isinstance(value, dict):
             typer.echo(" " * indent + f"{key}:")
@@ -35,7 +40,7 @@ def _print_tree(values: dict, indent: int) -> None:
             typer.echo(" " * indent + f"{key}: {dumps(value)}")
 
 
-def _engine():
+def _engine() -> Engine:
     from sonicmap.store.db import make_engine
 
     return make_engine(get_config().settings.effective_database_url)
@@ -72,7 +77,10 @@ def db_current(json_out: bool = typer.Option(False, "--json")) -> None:
     from sonicmap.store import migrate
 
     engine = _engine()
-    data = {"current": migrate.current_revision(engine), "head": migrate.head_revision()}
+    data: dict[str, Any] = {
+        "current": migrate.current_revision(engine),
+        "head": migrate.head_revision(),
+    }
     data["up_to_date"] = data["current"] == data["head"]
     if json_out:
         emit_json(data)

@@ -44,7 +44,7 @@ def _secret(
         ("api_key", "env", api_key_env),
         ("api_key", "file", str(api_key_file) if api_key_file else None),
     ]
-    chosen = [g for g in given if g[2]]
+    chosen = [(typ, src, ref) for typ, src, ref in given if ref]
     if optional and not chosen:
         return {"type": "password", "source": "none"}
     if len(chosen) != 1:

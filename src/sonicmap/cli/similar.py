@@ -72,6 +72,7 @@ def register(app: typer.Typer) -> None:
                 for r in rows
             ]
         else:
+            assert track is not None  # exactly one of --artist, --track (checked above)
             tid = pe.find_track(store, track)
             rows = pe.similar_tracks(
                 store, tid, limit, max_per_artist=max_per_artist, max_per_album=max_per_album

@@ -17,14 +17,17 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery
-from kombu import Exchange, Queue
+from kombu.entity import Exchange, Queue
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sonicmap.config import AppConfig, load_config
+
+if TYPE_CHECKING:
+    from sonicmap.store.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -140,10 +143,12 @@ def build_celery_config(cfg: AppConfig, ws: WorkerSettings) -> dict[str, Any]:
     """The Celery configuration mapping for ``cfg`` (pure; tested)."""
     broker = effective_broker_url(cfg)
     backend = cfg.settings.effective_result_backend or (broker if is_redis_url(broker) else None)
-    exchange = Exchange("sonicmap", type="direct")
+    # kombu's Exchange and Queue constructors are untyped
+    exchange = Exchange("sonicmap", type="direct")  # type: ignore[no-untyped-call]
     queue_args = {} if is_redis_url(broker) else {"x-max-priority": 10}
     queues = [
-        Queue(q, exchange, routing_key=q, queue_arguments=queue_args or None) for q in ALL_QUEUES
+        Queue(q, exchange, routing_key=q, queue_arguments=queue_args or None)  # type: ignore[no-untyped-call]
+        for q in ALL_QUEUES
     ]
     conf: dict[str, Any] = {
         "broker_url": broker,
@@ -240,18 +245,20 @@ def configure_app(cfg: AppConfig | None = None, ws: WorkerSettings | None = None
 def get_config() -> AppConfig:
     if "config" not in _state:
         configure_app()
-    return _state["config"]
+    cfg: AppConfig = _state["config"]
+    return cfg
 
 
 def get_worker_settings() -> WorkerSettings:
     if "worker_settings" not in _state:
         configure_app()
-    return _state["worker_settings"]
+    ws: WorkerSettings = _state["worker_settings"]
+    return ws
 
 
-def get_store() -> Any:
+def get_store() -> Store:
     """The store of the configured database, opened once per process (after fork: again)."""
-    store = _state.get("store")
+    store: Store | None = _state.get("store")
     if store is None:
         from sonicmap.store.db import open_store
 

@@ -15,6 +15,7 @@ from celery.exceptions import Retry
 
 from sonicmap.errors import SonicmapError
 from sonicmap.pipeline import jobs
+from sonicmap.store.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +108,14 @@ def run_recorded(
     retry_cfg = get_config().gmm_clustering.retry
     ws = get_worker_settings()
     task_id = task.request.id
-    store = None
-    job_id = None
+    store: Store | None = None
+    job_id: int | None = None
+
+    def finish(result: dict[str, Any], **kw: Any) -> None:
+        """Record the outcome on the job-run row, once there is one."""
+        if store is not None and job_id is not None:
+            jobs.finish_job(store, job_id, result, **kw)
+
     try:
         store = get_store()
         job_id = jobs.start_job(store, name, task_id=task_id, args=args, now=_now())
@@ -122,18 +129,13 @@ def run_recorded(
             log.error("task given up task=%s task_id=%s: %s", name, task_id, message)
             result = {"status": "error", "message": message}
             _best_effort(lambda: on_end and on_end(store))
-            _best_effort(lambda: jobs.finish_job(store, job_id, result, now=_now()))
+            _best_effort(lambda: finish(result, now=_now()))
             return result
         result = body(store)
     except Retry:
         if job_id is not None:
             _best_effort(
-                lambda: jobs.finish_job(
-                    store,
-                    job_id,
-                    {"status": "skipped", "reason": "busy; retrying"},
-                    status="retrying",
-                )
+                lambda: finish({"status": "skipped", "reason": "busy; retrying"}, status="retrying")
             )
         raise
     except Exception as exc:
@@ -157,14 +159,9 @@ def run_recorded(
                 )
                 _best_effort(lambda: store is not None and on_retry and on_retry(store))
                 _best_effort(
-                    lambda: (
-                        job_id is not None
-                        and jobs.finish_job(
-                            store,
-                            job_id,
-                            {"status": "error", "message": msg, "retry_in_s": round(delay, 2)},
-                            status="retrying",
-                        )
+                    lambda: finish(
+                        {"status": "error", "message": msg, "retry_in_s": round(delay, 2)},
+                        status="retrying",
                     )
                 )
                 raise task.retry(
@@ -180,7 +177,7 @@ def run_recorded(
         log.error("task failed task=%s task_id=%s error=%s", name, task_id, message)
     _best_effort(lambda: store is not None and on_end and on_end(store))
     if job_id is not None:
-        _best_effort(lambda: jobs.finish_job(store, job_id, result, now=_now()))
+        _best_effort(lambda: finish(result, now=_now()))
     return result
 
 

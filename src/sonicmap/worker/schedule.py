@@ -100,7 +100,8 @@ def next_run_after(sched: crontab | schedule, last_run_at: datetime) -> datetime
     (its ``nowfun``, a fixed clock in tests); it is added in UTC, because adding a timedelta to a
     zone-aware datetime would do wall-clock arithmetic and be an hour off across a DST change.
     """
-    now = sched.now()
+    now: datetime = sched.now()
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
-    return now.astimezone(UTC) + sched.remaining_estimate(last_run_at)
+    remaining: timedelta = sched.remaining_estimate(last_run_at)
+    return now.astimezone(UTC) + remaining

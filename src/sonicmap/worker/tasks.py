@@ -32,12 +32,6 @@ from sonicmap.pipeline.scan import ScanResult
 from sonicmap.pipeline.singleflight import TrainingFlight
 from sonicmap.pipeline.training import TrainingBusy, start_claimed, train_claimed
 from sonicmap.worker.app import (
-    PRIORITY_DRIFT,
-    PRIORITY_REFRESH,
-    PRIORITY_SCAN,
-    PRIORITY_TRAINING,
-    QUEUE_MAINTENANCE,
-    QUEUE_SCAN,
     app,
     get_config,
     get_store,
@@ -45,6 +39,14 @@ from sonicmap.worker.app import (
     plan_to_broker,
 )
 from sonicmap.worker.broker import broker_knows
+from sonicmap.worker.priorities import (
+    PRIORITY_DRIFT,
+    PRIORITY_REFRESH,
+    PRIORITY_SCAN,
+    PRIORITY_TRAINING,
+    QUEUE_MAINTENANCE,
+    QUEUE_SCAN,
+)
 from sonicmap.worker.runs import (
     _best_effort,
     _now,
@@ -157,7 +159,7 @@ def _queue_server_syncs(store: Any, result: ScanResult | None) -> dict[str, Any]
 # --------------------------------------------------------------------------------------------
 
 
-@app.task(bind=True, name="train_gmm", acks_late=True)
+@app.task(bind=True, name="train_gmm", acks_late=True)  # type: ignore[untyped-decorator]  # Celery is untyped
 def train_gmm(
     self: Task,
     n_components: int | None = None,
@@ -213,7 +215,7 @@ def train_gmm(
     return run_recorded(self, "train_gmm", args, body, on_retry=on_retry, on_end=on_end)
 
 
-@app.task(bind=True, name="periodic_gmm_refresh")
+@app.task(bind=True, name="periodic_gmm_refresh")  # type: ignore[untyped-decorator]  # Celery is untyped
 def periodic_gmm_refresh(self: Task) -> dict[str, Any]:
     """Weekly refresh: ``queued`` (+ ``task_id``) when the policy says so, else ``skipped``."""
 
@@ -240,7 +242,7 @@ def periodic_gmm_refresh(self: Task) -> dict[str, Any]:
     return run_recorded(self, "periodic_gmm_refresh", {}, body)
 
 
-@app.task(bind=True, name="check_cluster_stability")
+@app.task(bind=True, name="check_cluster_stability")  # type: ignore[untyped-decorator]  # Celery is untyped
 def check_cluster_stability(self: Task) -> dict[str, Any]:
     """Drift check: ``skipped``, ``stable`` or ``reclustering_queued`` with ``drift_score``."""
 
@@ -296,7 +298,7 @@ def measure_drift(store: Any, cfg: Any) -> tuple[float, int | None]:
     return float(res.drift), res.check_id
 
 
-@app.task(bind=True, name="cleanup_old_models")
+@app.task(bind=True, name="cleanup_old_models")  # type: ignore[untyped-decorator]  # Celery is untyped
 def cleanup_old_models(self: Task) -> dict[str, Any]:
     """Model cleanup: ``clean`` (nothing to delete) or ``completed``, with ``deleted_count``."""
 
@@ -308,7 +310,7 @@ def cleanup_old_models(self: Task) -> dict[str, Any]:
     return run_recorded(self, "cleanup_old_models", {}, body)
 
 
-@app.task(bind=True, name="scan_library")
+@app.task(bind=True, name="scan_library")  # type: ignore[untyped-decorator]  # Celery is untyped
 def scan_library(self: Task, paths: list[str] | None = None) -> dict[str, Any]:
     """Scan the library; the analysis is shared out to every worker in chunks.
 
@@ -379,7 +381,7 @@ def run_scan(
     return out
 
 
-@app.task(bind=True, name="scan_analyse_chunk")
+@app.task(bind=True, name="scan_analyse_chunk")  # type: ignore[untyped-decorator]  # Celery is untyped
 def scan_analyse_chunk(self: Task, paths: list[str], cache_id: str | None = None) -> dict[str, Any]:
     """Analyse a chunk of a distributed scan (any worker); ``completed`` with the node name.
 
@@ -389,21 +391,23 @@ def scan_analyse_chunk(self: Task, paths: list[str], cache_id: str | None = None
 
     def body(store: Any) -> dict[str, Any]:
         settings = get_config().settings
-        opts = {
-            "max_duration_s": settings.max_analysis_seconds,
-            "analyzer": get_worker_settings().scan_analyzer,
-            "timeout_s": settings.analysis_timeout_s,
-        }
+        max_s, timeout_s = settings.max_analysis_seconds, settings.analysis_timeout_s
+        analyzer = get_worker_settings().scan_analyzer
         if cache_id is None:
-            counts = distributed.outcome_counts(distributed.analyse_files(paths, **opts))
+            files = distributed.analyse_files(
+                paths, max_duration_s=max_s, analyzer=analyzer, timeout_s=timeout_s
+            )
+            counts = distributed.outcome_counts(files)
         else:
-            counts = distributed.AnalysisCache(store, cache_id).park(paths, **opts)
+            counts = distributed.AnalysisCache(store, cache_id).park(
+                paths, max_duration_s=max_s, analyzer=analyzer, timeout_s=timeout_s
+            )
         return {"status": "completed", "worker": self.request.hostname, **counts}
 
     return run_recorded(self, "scan_analyse_chunk", {"files": len(paths)}, body)
 
 
-@app.task(bind=True, name="scan_finish")
+@app.task(bind=True, name="scan_finish")  # type: ignore[untyped-decorator]  # Celery is untyped
 def scan_finish(
     self: Task, paths: list[str] | None = None, cache_id: str | None = None
 ) -> dict[str, Any]:
@@ -417,7 +421,7 @@ def scan_finish(
     )
 
 
-@app.task(bind=True, name="sync_servers")
+@app.task(bind=True, name="sync_servers")  # type: ignore[untyped-decorator]  # Celery is untyped
 def sync_servers(self: Task, name: str | None = None, after_scan: bool = False) -> dict[str, Any]:
     """Sync one music server's song ids (``name``), or every server (``after_scan``: those whose
     ``sync_after_scan`` option is on); ``completed`` / ``partial`` / ``failed`` + reports."""
@@ -431,7 +435,7 @@ def sync_servers(self: Task, name: str | None = None, after_scan: bool = False) 
     return run_recorded(self, "sync_servers", {"name": name, "after_scan": after_scan}, body)
 
 
-@app.task(bind=True, name="push_playlists")
+@app.task(bind=True, name="push_playlists")  # type: ignore[untyped-decorator]  # Celery is untyped
 def push_playlists(self: Task, server: str, request: dict[str, Any]) -> dict[str, Any]:
     """Push playlists to a music server (``request``: the arguments of
     :func:`sonicmap.pipeline.playlists.build_specs`); ``completed`` + the push report."""

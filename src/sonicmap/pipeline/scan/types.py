@@ -125,9 +125,11 @@ class ScanResult:
 
 class ScanHook(Protocol):
     """The adapter's post-scan hook (auto-queue): embedded mode trains in-process, service mode
-    enqueues a Celery task. Its return value (JSON-able) lands in ``result.post["after_scan"]``."""
+    enqueues a Celery task. Its return value (JSON-able) lands in ``result.post["after_scan"]``.
+    The scan always passes its result; a hook also accepts ``None`` (the auto-queue decision
+    then reads the store only), so that it can be called outside a scan."""
 
-    def __call__(self, store: Store, result: ScanResult) -> Any: ...
+    def __call__(self, store: Store, result: ScanResult | None) -> Any: ...
 
 
 @dataclass(frozen=True)
