@@ -188,7 +188,7 @@ def _similar(store: Store, names: list[str], k: int) -> dict[str, Any]:
     from sonicmap.store.schema import Artist
 
     out: dict[str, Any] = {}
-    with store.session() as ses:
+    with store.read_session() as ses:
         ids = {
             name: ses.scalar(select(Artist.id).where(Artist.key == f"name:{normalise_name(name)}"))
             for name in names

@@ -75,7 +75,7 @@ def start_job(
 
 def lost_runs(store: Store, task_id: str) -> int:
     """How many earlier runs of ``task_id`` ended with their worker lost (see :func:`start_job`)."""
-    with store.session() as s:
+    with store.read_session() as s:
         results = s.scalars(
             select(JobRun.result).where(JobRun.task_id == task_id, JobRun.status == "failed")
         ).all()
@@ -145,11 +145,11 @@ def list_jobs(
         q = q.where(JobRun.task == task)
     if status:
         q = q.where(JobRun.status == status)
-    with store.session() as s:
+    with store.read_session() as s:
         return [_as_dict(r) for r in s.scalars(q)]
 
 
 def get_job(store: Store, job_id: int) -> dict[str, Any] | None:
-    with store.session() as s:
+    with store.read_session() as s:
         row = s.get(JobRun, job_id)
         return _as_dict(row) if row is not None else None

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 def active_model_info(store: Store) -> tuple[int, datetime] | None:
     """``(id, created_at UTC)`` of the active model, or ``None``."""
-    with store.session() as s:
+    with store.read_session() as s:
         row = s.execute(
             select(GmmModel.id, GmmModel.created_at)
             .where(GmmModel.status == "active")
@@ -58,7 +58,7 @@ def tracks_changed_since(store: Store, since: datetime) -> int:
 
 def library_stats(store: Store) -> LibraryStats:
     """Everything :func:`sonicmap.policy.should_auto_queue` and friends need."""
-    with store.session() as s:
+    with store.read_session() as s:
         n_artists = int(s.scalar(select(func.count()).select_from(ArtistEmbedding)) or 0)
         n_tracks = int(
             s.scalar(select(func.count()).select_from(Track).where(Track.status == "analysed")) or 0
@@ -74,7 +74,7 @@ def library_stats(store: Store) -> LibraryStats:
 
 def model_records(store: Store) -> list[dict[str, object]]:
     """``{id, status, created_at}`` of every model (input of ``policy.models_to_delete``)."""
-    with store.session() as s:
+    with store.read_session() as s:
         rows = s.execute(select(GmmModel.id, GmmModel.status, GmmModel.created_at)).all()
     return [{"id": int(r[0]), "status": r[1], "created_at": as_utc(r[2])} for r in rows]
 

@@ -188,7 +188,7 @@ def _rows(store: Store, ids: Iterable[int]) -> dict[int, Any]:
 
 
 def _missing_track(store: Store, track_id: int) -> SonicmapError:
-    with store.session() as ses:
+    with store.read_session() as ses:
         if ses.get(Track, track_id) is None:
             return NotFoundError(f"track {track_id} does not exist")
     return NotEmbeddedError(
@@ -313,7 +313,7 @@ def sonic_path(
 
 
 def _artist_vectors(store: Store, artist_ids: Sequence[int]) -> dict[int, np.ndarray]:
-    with store.session() as ses:
+    with store.read_session() as ses:
         found = dict(
             ses.execute(
                 select(ArtistEmbedding.artist_id, ArtistEmbedding.vector).where(

@@ -76,7 +76,7 @@ def cluster_specs(
     from sonicmap.clustering.typical import typical_tracks
 
     count = _check_count(count)
-    with store.session() as ses:
+    with store.read_session() as ses:
         model = ses.scalar(select(GmmModel).where(GmmModel.status == "active"))
         if model is None:
             raise NotFoundError("no active model; train one with `sonicmap cluster`")
@@ -139,7 +139,7 @@ def cluster_specs(
 
 
 def _track_names(store: Store, ids: Sequence[int]) -> dict[int, str]:
-    with store.session() as ses:
+    with store.read_session() as ses:
         rows = ses.execute(
             select(Track.id, Track.title, Artist.name)
             .outerjoin(Artist, Artist.id == Track.artist_id)
@@ -175,7 +175,7 @@ def artist_spec(
 
     count = _check_count(count)
     mix = sonic_mix(store, artists=[int(artist_id)], count=count)
-    with store.session() as ses:
+    with store.read_session() as ses:
         artist = ses.get(Artist, int(artist_id))
     label = artist.name if artist is not None else str(artist_id)
     return PlaylistSpec(
@@ -260,7 +260,7 @@ def _push_one(
     when: datetime,
 ) -> dict[str, Any]:
     songs, missing = _songs(store, info, spec.track_ids)
-    with store.session() as ses:
+    with store.read_session() as ses:
         rec = ses.scalar(
             select(ServerPlaylist).where(
                 ServerPlaylist.server_id == info.id, ServerPlaylist.key == spec.key
@@ -331,7 +331,7 @@ def refresh_pushed(
     longer match (same tracks, new ids); re-create those the server lost (reported)."""
     info = get_server(store, server)
     when = now or datetime.now(UTC)
-    with store.session() as ses:
+    with store.read_session() as ses:
         recs = ses.scalars(
             select(ServerPlaylist)
             .where(ServerPlaylist.server_id == info.id)
@@ -364,7 +364,7 @@ def refresh_pushed(
 
 def list_pushed(store: Store, server: ServerInfo | int | str | None = None) -> list[dict[str, Any]]:
     """The playlists sonicmap pushed (all servers, or one)."""
-    with store.session() as ses:
+    with store.read_session() as ses:
         q = select(ServerPlaylist, Server.name).join(Server, Server.id == ServerPlaylist.server_id)
         if server is not None:
             q = q.where(ServerPlaylist.server_id == get_server(store, server).id)

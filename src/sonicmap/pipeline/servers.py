@@ -226,13 +226,13 @@ def _row(ses: Session, server: ServerInfo | int | str) -> Server:
 
 def get_server(store: Store, server: ServerInfo | int | str) -> ServerInfo:
     """The server with this id or name (:class:`NotFoundError` if none)."""
-    with store.session() as ses:
+    with store.read_session() as ses:
         return _info(_row(ses, server))
 
 
 def list_servers(store: Store) -> list[ServerInfo]:
     """Every configured server, by name."""
-    with store.session() as ses:
+    with store.read_session() as ses:
         return [_info(r) for r in ses.scalars(select(Server).order_by(Server.name))]
 
 
@@ -287,7 +287,7 @@ def _pairs(
     non-null ``value`` (``key`` and ``value`` are columns of one of the mapping tables)."""
     table = key.class_
     out: list[Any] = []
-    with store.session() as ses:
+    with store.read_session() as ses:
         sid = _server_id(ses, server)
         for chunk in _chunks(ids):
             out.extend(
@@ -381,7 +381,7 @@ def mapping_counts(store: Store, server: ServerInfo | int | str) -> dict[str, An
     """How many server songs are stored, matched, and by which method."""
     from sqlalchemy import func
 
-    with store.session() as ses:
+    with store.read_session() as ses:
         sid = _server_id(ses, server)
         rows = ses.execute(
             select(ServerSong.method, func.count())

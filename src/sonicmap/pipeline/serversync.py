@@ -120,7 +120,7 @@ def load_local_tracks(store: Store, roots: Sequence[str]) -> list[LocalTrack]:
     """Every track as the matcher needs it (tags from the stored tag read)."""
     out: list[LocalTrack] = []
     roots = sorted(roots, key=len, reverse=True)
-    with store.session() as ses:
+    with store.read_session() as ses:
         rows = ses.execute(
             select(
                 Track.id,
@@ -178,7 +178,7 @@ def sync_server(
     local = load_local_tracks(store, roots)
     matcher = Matcher(local, path_prefix=info.option("path_prefix"))
     key = CHECKPOINT_KEY.format(id=info.id)
-    with store.session() as ses:
+    with store.read_session() as ses:
         ckpt = get_state(ses, key)
     gen = info.sync_generation + 1
     cursor: dict[str, Any] | None = None

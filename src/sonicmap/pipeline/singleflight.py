@@ -130,7 +130,7 @@ class TrainingFlight:
     # -- transitions -----------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
-        with self.store.session() as s:
+        with self.store.read_session() as s:
             v = s.scalar(select(KeyValue.value).where(KeyValue.key == KEY))
         return dict(v) if v else dict(IDLE)
 

@@ -50,7 +50,7 @@ def assign_new_artists(
     ``{"model_id", "assigned"}`` (``model_id`` None when no model is active).
     """
     now = _now(now)
-    with store.session() as s:
+    with store.read_session() as s:
         active = _active_row(s)
         if active is None:
             return {"model_id": None, "assigned": 0}
@@ -78,7 +78,7 @@ def _place_on_map(
     store: Store, model_id: int, layout: int | None, X: np.ndarray
 ) -> np.ndarray | None:
     """Map positions for artists assigned after training: among their nearest placed artists."""
-    with store.session() as s:
+    with store.read_session() as s:
         rows = s.execute(
             select(ArtistCluster.map_x, ArtistCluster.map_y, ArtistEmbedding.vector)
             .join(ArtistEmbedding, ArtistEmbedding.artist_id == ArtistCluster.artist_id)
@@ -105,7 +105,7 @@ def check_stability(store: Store, cfg: AppConfig, *, now: datetime | None = None
     """
     now = _now(now)
     threshold = float(cfg.gmm_clustering.periodic.stability_check.drift_threshold)
-    with store.session() as s:
+    with store.read_session() as s:
         active = _active_row(s)
         info = _model_dict(active) if active else None
     if info is None:
@@ -176,7 +176,7 @@ def cleanup_models(store: Store, cfg: AppConfig, *, now: datetime | None = None)
     """
     now = _now(now)
     stale = mark_stale_trainings(store, now=now)
-    with store.session() as s:
+    with store.read_session() as s:
         recs = [
             {"id": int(r[0]), "status": r[1], "created_at": as_utc(r[2])}
             for r in s.execute(select(GmmModel.id, GmmModel.status, GmmModel.created_at)).all()

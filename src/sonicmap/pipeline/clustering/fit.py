@@ -95,7 +95,7 @@ def train(
             f"{aq.min_artists} (gmm_clustering.auto_queue.min_artists); scan more music first"
         )
 
-    with store.session() as s:
+    with store.read_session() as s:
         prev = _active_row(s)
         prev_info = _model_dict(prev) if prev else None
     if prev_info and not force and _unchanged(store, prev_info, len(ids), layout):
@@ -208,7 +208,7 @@ def _fit_and_activate(
     xy = map_layout(X, seed=int(est.random_state or 0))
     map_seconds = time.perf_counter() - t_map
 
-    with store.session() as s:
+    with store.read_session() as s:
         max_state = s.get(KeyValue, _MAX_ID_KEY)
         max_rows = s.scalar(select(func.max(GmmCluster.cluster_id)))
     max_id = max(

@@ -64,7 +64,7 @@ def load_vectors(store: Store, *, layout_version: int) -> tuple[np.ndarray, np.n
     Returns ``ids`` [shape=(n,), int64] (ascending), ``X`` [shape=(n, 64), float32] and the
     number of tracks behind them.
     """
-    with store.session() as s:
+    with store.read_session() as s:
         n, n_tracks = s.execute(
             select(func.count(), func.coalesce(func.sum(ArtistEmbedding.n_tracks), 0)).where(
                 ArtistEmbedding.layout_version == layout_version
@@ -104,7 +104,7 @@ def _load_arrays(s: Session, model_id: int) -> dict[str, np.ndarray]:
 
 def load_model(store: Store, model_id: int) -> tuple[ArtistGmm, dict[str, np.ndarray]]:
     """The fitted estimator of a stored model and all its named arrays."""
-    with store.session() as s:
+    with store.read_session() as s:
         row = s.get(GmmModel, model_id)
         if row is None:
             raise NotFoundError(f"no model with id {model_id}; see `sonicmap models list`")
@@ -224,7 +224,7 @@ def activate_model(store: Store, model_id: int, *, now: datetime | None = None) 
     now = _now(now)
     with store.session() as s:
         _switch(s, model_id, now, allowed=("archived", "active"))
-    with store.session() as s:
+    with store.read_session() as s:
         row = s.get(GmmModel, model_id)
         assert row is not None
         return _model_dict(row)
@@ -253,7 +253,7 @@ def delete_model(store: Store, model_id: int) -> dict[str, Any]:
 
 
 def _assignments(store: Store, model_id: int) -> tuple[np.ndarray, np.ndarray]:
-    with store.session() as s:
+    with store.read_session() as s:
         rows = s.execute(
             select(ArtistCluster.artist_id, ArtistCluster.cluster_id).where(
                 ArtistCluster.model_id == model_id

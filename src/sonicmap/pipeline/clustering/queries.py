@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def list_models(store: Store) -> list[dict[str, Any]]:
     """Every model, newest first."""
-    with store.session() as s:
+    with store.read_session() as s:
         rows = s.scalars(select(GmmModel).order_by(GmmModel.id.desc())).all()
         return [_model_dict(r) for r in rows]
 
@@ -44,7 +44,7 @@ def list_clusters(store: Store, *, model_id: int | None = None) -> list[dict[str
 
     ``artists`` are the names of the most representative artists. Empty with no model.
     """
-    with store.session() as s:
+    with store.read_session() as s:
         if model_id is None:
             active = _active_row(s)
             if active is None:
@@ -77,7 +77,7 @@ def cluster_detail(
 ) -> dict[str, Any]:
     """One cluster with its profile and members (most probable first, at most ``limit``, the
     first ``offset`` skipped)."""
-    with store.session() as s:
+    with store.read_session() as s:
         if model_id is None:
             active = _active_row(s)
             if active is None:
@@ -113,7 +113,7 @@ def cluster_detail(
 
 def artist_cluster(store: Store, artist_id: int) -> dict[str, Any] | None:
     """The active model's assignment of one artist, with every cluster's probability."""
-    with store.session() as s:
+    with store.read_session() as s:
         active = _active_row(s)
         if active is None:
             return None

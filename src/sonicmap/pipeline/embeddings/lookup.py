@@ -29,7 +29,7 @@ def find_artist(store: Store, name: str) -> int:
     several artists share the name.
     """
     want = normalise_name(name)
-    with store.session() as ses:
+    with store.read_session() as ses:
         rows = ses.execute(
             select(Artist.id, Artist.name).where(func.lower(Artist.name) == name.lower())
         ).all()
@@ -57,7 +57,7 @@ def find_track(store: Store, path: str | Path) -> int:
         candidates += [str(p.absolute()), str(p.resolve())]
     except (OSError, RuntimeError):
         pass
-    with store.session() as ses:
+    with store.read_session() as ses:
         for c in dict.fromkeys(candidates):
             tid = ses.scalar(select(Track.id).where(Track.path == c))
             if tid is not None:

@@ -91,7 +91,7 @@ def _embed_batch(
 def _stale_artists(store: Store) -> set[int]:
     """Artists whose stored vector no longer matches their embedded tracks (count or version),
     or who have embedded tracks but no vector, or a vector but no embedded track left."""
-    with store.session() as ses:
+    with store.read_session() as ses:
         counts = dict(
             ses.execute(
                 select(Track.artist_id, func.count())
@@ -172,7 +172,7 @@ def reembed_all(
     Used when the layout version (or the block weights) changed. Returns the artist ids whose
     vectors were rewritten or removed.
     """
-    with store.session() as ses:
+    with store.read_session() as ses:
         ids = list(ses.scalars(select(Track.id).order_by(Track.id)))
         artists_before = set(ses.scalars(select(ArtistEmbedding.artist_id)))
     touched: set[int] = set()
@@ -218,7 +218,7 @@ def refresh_embeddings(
     weights : block weights (default :data:`sonicmap.embedding.DEFAULT_WEIGHTS`); a change from
         the stored ones re-embeds everything.
     """
-    with store.session() as ses:
+    with store.read_session() as ses:
         state = get_state(ses, STATE_KEY)
     wanted = {"version": LAYOUT_VERSION, "weights": _effective_weights(weights)}
     if not isinstance(state, Mapping) or dict(state) != wanted:
@@ -229,7 +229,7 @@ def refresh_embeddings(
         )
 
     if track_ids is None:
-        with store.session() as ses:
+        with store.read_session() as ses:
             ids = list(
                 ses.scalars(
                     select(TrackFeatures.track_id)

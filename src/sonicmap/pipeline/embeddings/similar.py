@@ -73,7 +73,7 @@ def similar_tracks(
     try:
         q = index.get_vector("track", track_id)
     except NotFoundError:
-        with store.session() as ses:
+        with store.read_session() as ses:
             if ses.get(Track, track_id) is None:
                 raise NotFoundError(f"track {track_id} does not exist") from None
         raise NotFoundError(
@@ -160,7 +160,7 @@ def _track_info(store: Store, ids: list[int]) -> dict[int, Any]:
 
 def _memberships(store: Store, artist_ids: Sequence[int]) -> dict[int, np.ndarray]:
     """Cluster-membership probability vectors of the active GMM model (empty if none)."""
-    with store.session() as ses:
+    with store.read_session() as ses:
         model_id = ses.scalar(
             select(GmmModel.id).where(GmmModel.status == "active").order_by(GmmModel.id.desc())
         )
@@ -255,7 +255,7 @@ def similar_artists(
     try:
         q = index.get_vector("artist", artist_id)
     except NotFoundError:
-        with store.session() as ses:
+        with store.read_session() as ses:
             if ses.get(Artist, artist_id) is None:
                 raise NotFoundError(f"artist {artist_id} does not exist") from None
         raise NotFoundError(
@@ -267,7 +267,7 @@ def similar_artists(
         partial(index.knn, "artist"), q, artist_id, k, w, lambda ids: _memberships(store, ids)
     )
     ids = [r[1] for r in ranked]
-    with store.session() as ses:
+    with store.read_session() as ses:
         info = {
             r.id: r
             for r in ses.execute(

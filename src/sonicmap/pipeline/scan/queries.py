@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def count_tracks(store: Store) -> dict[str, int]:
     """Number of stored tracks per status."""
-    with store.session() as ses:
+    with store.read_session() as ses:
         return {
             s: n for s, n in ses.execute(select(Track.status, func.count()).group_by(Track.status))
         }
@@ -34,7 +34,7 @@ def list_tracks(
         q = q.where(Track.status == status)
     if limit:
         q = q.limit(limit)
-    with store.session() as ses:
+    with store.read_session() as ses:
         return [
             {
                 "id": t.id,
@@ -56,7 +56,7 @@ def list_tracks(
 def tracks_needing_embeddings(store: Store) -> set[int]:
     """Analysed tracks without a vector (e.g. left by a scan that was killed before its
     embedding step): picked up by the next scan whatever it finds changed."""
-    with store.session() as ses:
+    with store.read_session() as ses:
         return set(
             ses.scalars(
                 select(Track.id)

@@ -121,7 +121,7 @@ class Scanner:
             .outerjoin(TrackFeatures, TrackFeatures.track_id == Track.id)
             .execution_options(yield_per=5000)
         )
-        with self.store.session() as ses:
+        with self.store.read_session() as ses:
             for tid, path, size, mtime, status, fp, version in ses.execute(q):
                 if any(is_within(path, w) for w in self.walk_paths):
                     self.stored[path] = Stored(tid, size, mtime, status, fp, version)
