@@ -257,7 +257,12 @@ class Accumulator:
         mel_db *= np.float32(10.0)
         # MFCC = mel_db @ D; its mean and mean square follow from Σ mel_db and Σ mel_dbᵀ mel_db
         self.mel_sum += mel_db.sum(axis=0, dtype=np.float64)
-        self.mel_gram += mel_db.T @ mel_db
+        # the Gram matrix in float64: the MFCC variances are E[x²] − E[x]² of dB values near
+        # −100 … 0; from float32 products the cancellation left noise in their last digit that
+        # depended on how the BLAS split the sums (its thread count: features differed between
+        # analyses overlapping in threads, whose threadpoolctl contexts lift each other's cap)
+        m64 = mel_db.astype(np.float64)
+        self.mel_gram += m64.T @ m64
         self.n_mfcc += n
         # dynamic range limited to 40 dB below the loudest band so far (up to this frame, so the
         # envelope does not depend on the chunking): rises out of near silence (decays between
