@@ -49,6 +49,7 @@ _N_BASS_BANDS = int(np.count_nonzero(_MEL_CENTRES < rhythm.BASS_MAX_HZ))
 _CHUNK_S = 8
 _HF_BATCH = 32  # native-rate frames per batch of high-band FFTs (64 s of audio)
 _CHUNK = _CHUNK_S * ANALYSIS_SR
+_DB_PER_NEPER = np.float32(10.0 / np.log(10.0))
 
 
 @functools.cache
@@ -253,8 +254,10 @@ class Accumulator:
             )
         )
         mel = bm[:, 2 : 2 + spectral.N_MELS]
-        mel_db = np.log10(mel + np.float32(1e-10))
-        mel_db *= np.float32(10.0)
+        # 10 log10(x) as ln(x) · 10/ln 10: numpy's natural log of float32 is vectorised, its
+        # log10 calls libm per element (~4x the cost); they differ by float32 rounding
+        mel_db = np.log(mel + np.float32(1e-10))
+        mel_db *= _DB_PER_NEPER
         # MFCC = mel_db @ D; its mean and mean square follow from Σ mel_db and Σ mel_dbᵀ mel_db
         self.mel_sum += mel_db.sum(axis=0, dtype=np.float64)
         # the Gram matrix in float64: the MFCC variances are E[x²] − E[x]² of dB values near
