@@ -18,7 +18,6 @@ Choices (analysis version 4) made by measurement on the tuning half of the peopl
 Shanahan's profiles with linear magnitudes (0.919) beat Temperley's with square-root compression,
 the earlier choice made on the generated set (0.806), Krumhansl–Kessler, Aarden–Essen, Temperley
 2005 and Essentia's ``edma``; a bass-weighted chroma and harmonic weighting did not help.
-Version 6: the mode is decided by the third above the profile's tonic (``estimate_key``).
 """
 
 from __future__ import annotations
@@ -169,22 +168,12 @@ def key_scores(chroma: np.ndarray, profile: str = DEFAULT_PROFILE) -> np.ndarray
 def estimate_key(chroma: np.ndarray, profile: str = DEFAULT_PROFILE) -> tuple[int, str, float]:
     """(key pitch class 0-11, "major"/"minor", strength 0-1) of a 12-bin chroma (C = 0).
 
-    The tonic is that of the best of the 24 profile rotations; the mode is then decided by the
-    third above it (analysis version 6): minor when the minor third (tonic + 3 semitones) weighs
-    more in the chroma than the major third (tonic + 4), major when less, the profile's mode
-    when equal. The third is the scale degree that tells the parallel keys apart (Temperley,
-    *The Cognition of Basic Musical Structures*, 2001, ch. 7; the profile correlation also
-    weighs the sixth and seventh degrees, which the melodic and harmonic minor scales raise).
-    Strength is the correlation of the chosen key, clipped to [0, 1]; a flat or empty chroma
-    gives (0, "major", 0.0).
+    Strength is the winning correlation, clipped to [0, 1]; a flat or empty chroma gives
+    (0, "major", 0.0).
     """
     c = np.asarray(chroma, dtype=np.float64)
     if c.size != 12 or c.std() < 1e-9:
         return 0, "major", 0.0
     s = key_scores(c, profile)
-    best_m, best_k = np.unravel_index(int(np.argmax(s)), s.shape)
-    m, k = int(best_m), int(best_k)
-    minor3, major3 = c[(k + 3) % 12], c[(k + 4) % 12]
-    if minor3 != major3:
-        m = int(minor3 > major3)
-    return k, ("major", "minor")[m], float(np.clip(s[m, k], 0.0, 1.0))
+    m, k = np.unravel_index(int(np.argmax(s)), s.shape)
+    return int(k), ("major", "minor")[m], float(np.clip(s[m, k], 0.0, 1.0))
