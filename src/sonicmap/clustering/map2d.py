@@ -198,6 +198,28 @@ def _repulsion(Y: np.ndarray, *, max_grid: int) -> tuple[np.ndarray, float]:
     return force, z
 
 
+def _attraction(Y: np.ndarray, head: np.ndarray, tail: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """t-SNE's attractive forces ``sum_j p_ij w_ij (y_i - y_j)`` over the pairs ``head < tail``
+    (each symmetric pair once; ``w = 1 / (1 + d^2)``), on contiguous coordinate columns."""
+    n = len(Y)
+    x, y = np.ascontiguousarray(Y[:, 0]), np.ascontiguousarray(Y[:, 1])
+    dx = x.take(head)
+    dx -= x.take(tail)
+    dy = y.take(head)
+    dy -= y.take(tail)
+    q = dx * dx
+    q += dy * dy
+    q += 1.0
+    np.divide(p, q, out=q)
+    dx *= q
+    dy *= q
+    fx = np.bincount(head, dx, n)
+    fx -= np.bincount(tail, dx, n)
+    fy = np.bincount(head, dy, n)
+    fy -= np.bincount(tail, dy, n)
+    return np.column_stack([fx, fy])
+
+
 def map_layout(
     X: np.ndarray,
     *,
@@ -250,7 +272,10 @@ def map_layout(
     P = _perplexity_weights(dist, perplexity).ravel()
     A = sp.coo_matrix((P, (np.repeat(np.arange(n), k), idx.ravel())), shape=(n, n)).tocsr()
     A = ((A + A.T) / (2.0 * n)).tocoo()  # symmetric joint probabilities, sum 1
-    head, tail, p = A.row.astype(np.int64), A.col.astype(np.int64), A.data
+    # A is symmetric (a_ij + a_ji summed in either order is the same float): each pair is kept
+    # once (i < j) and its force applied to both ends, half the gathers of the full edge list
+    once = A.row < A.col
+    head, tail, p = A.row[once].astype(np.int64), A.col[once].astype(np.int64), A.data[once]
     Y = _pca2(X)
     spread = float(Y[:, 0].std())
     Y = Y * (1e-4 / spread) if spread > 0 else rng.normal(0.0, 1e-4, size=(n, 2))
@@ -260,11 +285,7 @@ def map_layout(
     gains = np.ones_like(Y)
     for it in range(n_iter):
         early = it < early_iter
-        diff = Y[head] - Y[tail]
-        diff *= (p / (1.0 + np.einsum("ij,ij->i", diff, diff)))[:, None]
-        attract = np.column_stack(
-            [np.bincount(head, diff[:, 0], n), np.bincount(head, diff[:, 1], n)]
-        )
+        attract = _attraction(Y, head, tail, p)
         repel, z = _repulsion(Y, max_grid=max_grid)
         grad = 4.0 * ((exaggeration if early else 1.0) * attract - repel / z)
         # delta-bar-delta gains and momentum, as in the reference t-SNE
