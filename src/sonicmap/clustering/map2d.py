@@ -25,8 +25,11 @@ import scipy.sparse as sp
 
 #: Above this many points the embedding runs on a sample of this size.
 MAX_EXACT = 20_000
-#: Rows per block of the k-NN search (block x n float32 distances in memory at once).
+#: Most rows per block of the k-NN search.
 BLOCK = 512
+#: Distances held at once by the k-NN search (float32 values: 8 MB), which sets the rows per
+#: block against a large reference set (104 rows against the 20,000 points of a sampled map).
+BLOCK_VALUES = 1 << 21
 #: Longest step a point may take per iteration (map units before scaling).
 MAX_STEP = 5.0
 #: Map coordinates are scaled into [-SPAN, SPAN] on the wider axis.
@@ -63,6 +66,7 @@ def knn(
     R2T = np.ascontiguousarray((-2.0 * R).T)
     idx = np.empty((n, k), np.int64)
     dist = np.empty((n, k), np.float32)
+    block = max(16, min(block, BLOCK_VALUES // max(m, 1)))
     n_sub = max(1024, 64 * k)
     subset = np.linspace(0, m - 1, n_sub).astype(np.int64) if m > 2 * n_sub else None
     for s in range(0, n, block):
